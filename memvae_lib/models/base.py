@@ -42,6 +42,10 @@ class LatentVariableModel(nn.Module, ABC):
         """E_q[z | x], (B, latent_dim): the statistic of active units (eVAE: m_{y*} * mu(x))."""
 
     @abstractmethod
+    def sample_posterior(self, x: torch.Tensor) -> torch.Tensor:
+        """One z ~ q(z | x) per example, (B, latent_dim) (the imputation chain, MEM E8)."""
+
+    @abstractmethod
     def kl_per_unit(self, x: torch.Tensor) -> torch.Tensor:
         """Analytic KL(q(z_d | x) || p(z_d)) per latent unit, (B, latent_dim)."""
 
