@@ -1,0 +1,158 @@
+"""Run cache: a run is (data set, model config, training config); its canonical JSON hashes to a
+folder, and `get_or_train` trains a run once and loads it ever after.
+
+    <runs_dir>/<dataset>-<Model>-<hash16>/
+        spec.json        the canonical spec, human-readable (written before training)
+        checkpoint.pt    model, optimiser, RNG states, history (train.py; resumed after a kill)
+        model.pt         final weights with BN statistics from the full training set (§1.6)
+        history.json     per-epoch history
+        done             written last: the run is finished
+        .lock            flock'd while a process trains or loads, so concurrent askers train once
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .progress import resolve_device
+from .train import TrainConfig, atomic_write, train
+
+DATASETS = ("mnist", "ocr_letters", "frey", "olivetti")
+EVAL_BINARIZATION_SEED = 1234  # the one binarised copy of the training set used for BN statistics
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    dataset: str                       # 'mnist' | 'ocr_letters' | 'frey' | 'olivetti'
+    model: object                      # a model config dataclass (VAEConfig, MemVAEConfig, ...)
+    train: TrainConfig
+    train_subset: int | None = None    # first n training examples (None: all)
+    binarize: bool = True              # dynamic binarisation (MNIST); False for OCR, Frey, Olivetti
+    label: str = ""                    # a human name ('MEM-IWAE-50'); not part of the hash
+
+    def __post_init__(self):
+        if self.dataset not in DATASETS:
+            raise ValueError(f"RunSpec.dataset={self.dataset!r} is not one of {DATASETS}")
+        if not dataclasses.is_dataclass(self.model) or isinstance(self.model, type):
+            raise ValueError(f"RunSpec.model must be a model config dataclass instance, got {self.model!r}")
+        if not isinstance(self.train, TrainConfig):
+            raise ValueError(f"RunSpec.train must be a TrainConfig, got {type(self.train).__name__}")
+        if self.train_subset is not None and (isinstance(self.train_subset, bool) or
+                                              not isinstance(self.train_subset, int) or self.train_subset < 1):
+            raise ValueError(f"RunSpec.train_subset={self.train_subset!r} is not allowed; expected None or an int >= 1")
+        if not isinstance(self.binarize, bool):
+            raise ValueError(f"RunSpec.binarize={self.binarize!r} is not allowed; expected True or False")
+
+
+def spec_json(spec: RunSpec, indent: int | None = None) -> str:
+    """Canonical JSON of everything that changes the numbers: sorted keys, config class names,
+    memvae_lib.NUMERICS_VERSION; the label is left out."""
+    from . import NUMERICS_VERSION
+    from .models.base import config_dict
+
+    canonical = {"dataset": spec.dataset, "model": config_dict(spec.model),
+                 "train": dataclasses.asdict(spec.train), "train_subset": spec.train_subset,
+                 "binarize": spec.binarize, "numerics_version": NUMERICS_VERSION}
+    try:
+        return json.dumps(canonical, sort_keys=True, indent=indent, allow_nan=False,
+                          separators=None if indent else (",", ":"))
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"run spec is not canonical JSON ({e}): {canonical}") from e
+
+
+def spec_hash(spec: RunSpec) -> str:
+    """First 16 hex digits of sha256(canonical JSON)."""
+    return hashlib.sha256(spec_json(spec).encode()).hexdigest()[:16]
+
+
+def runs_dir() -> Path:
+    """$MEMVAE_RUNS_DIR, else ~/.cache/memvae/runs."""
+    env = os.environ.get("MEMVAE_RUNS_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "memvae" / "runs"
+
+
+def run_dir(spec: RunSpec) -> Path:
+    model_name = type(spec.model).__name__.removesuffix("Config")
+    return runs_dir() / f"{spec.dataset}-{model_name}-{spec_hash(spec)}"
+
+
+@dataclass
+class Run:
+    spec: RunSpec
+    model: torch.nn.Module             # eval mode, BN statistics from the full training set
+    history: list[dict]
+    path: Path
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """An exclusive flock on path/.lock: a second process asking for the same run waits here."""
+    with open(path / ".lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def get_or_train(spec: RunSpec, *, device="auto", evaluate: Callable | None = None,
+                 build_model: Callable | None = None, load_data: Callable | None = None) -> Run:
+    """The finished run of `spec`: loaded when its folder says `done`, otherwise trained (resuming
+    from its checkpoint when a previous attempt was cut off). `evaluate(model, epoch)` feeds the
+    training curves in the history; `build_model` / `load_data` default to
+    `memvae_lib.models.build_model` / `memvae_lib.data.load_dataset` (injectable for tests)."""
+    if build_model is None:
+        from .models import build_model
+    if load_data is None:
+        from .data import load_dataset as load_data
+    device = resolve_device(device)
+    path = run_dir(spec)  # validates the spec (canonical JSON) before anything else
+    path.mkdir(parents=True, exist_ok=True)
+    with _locked(path):
+        torch.manual_seed(spec.train.seed)  # a spec always builds the same initial weights
+        model = build_model(spec.model)
+        if not (path / "done").exists():
+            _train_run(spec, model, path, device, evaluate, load_data)
+        model_file = path / "model.pt"
+        try:
+            model.load_state_dict(torch.load(model_file, map_location=device, weights_only=True))
+            history = json.loads((path / "history.json").read_text())
+        except Exception as e:
+            raise RuntimeError(f"finished run {path} cannot be loaded ({type(e).__name__}: {e}); "
+                               f"delete the folder to retrain it from scratch") from e
+    model.to(device).eval()
+    return Run(spec=spec, model=model, history=history, path=path)
+
+
+def _train_run(spec, model, path, device, evaluate, load_data) -> None:
+    from .data import fixed_binarization
+
+    dataset = load_data(spec.dataset)
+    x = dataset.train_x
+    if spec.train_subset is not None:
+        if spec.train_subset > len(x):
+            raise ValueError(f"train_subset={spec.train_subset} but {spec.dataset} has {len(x)} training rows")
+        x = x[:spec.train_subset]
+    if spec.binarize and getattr(dataset, "kind", "grey") == "continuous":
+        raise ValueError(f"{spec.dataset} is continuous data; set RunSpec(binarize=False)")
+    _write_text(path / "spec.json", spec_json(spec, indent=2) + "\n")
+    history = train(model, x, spec.train, binarize=spec.binarize, run_dir=path, evaluate=evaluate,
+                    device=device, progress_desc=spec.label or path.name)
+    x_eval = fixed_binarization(x, seed=EVAL_BINARIZATION_SEED) if spec.binarize else x
+    model.prepare_evaluation(x_eval.to(device))
+    atomic_write(path / "model.pt", lambda f: torch.save(model.state_dict(), f))
+    _write_text(path / "history.json", json.dumps(history, indent=1) + "\n")
+    _write_text(path / "done", f"{spec.label or path.name}\n")

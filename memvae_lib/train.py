@@ -1,0 +1,295 @@
+"""The one training loop every model and notebook uses: optimiser, schedules, clipping, dynamic
+binarisation, checkpoints with exact resume, a NaN guard and a quiet progress bar.
+
+Protocol (PROTOCOLS §1.1, §1.2, §1.7, §2.4, §4):
+* each epoch the training set is re-binarised (pixel ~ Bernoulli(grey)) and shuffled, split into
+  floor(N / batch) minibatches (`model.minibatches`), the partial last batch dropped;
+* Adam in Lasagne's form (eps not bias-corrected), the gradient of the batch-mean loss rescaled to
+  global norm <= 5 and then clipped element-wise to [-1, 1] (MEM_DGM; not in the paper);
+* lr constant, MEM's "1e-3 for 1000 epochs then x0.998 per epoch", or IWAE's 3^i stages;
+* a NaN/inf loss raises `TrainingDiverged` before any parameter sees it (MEM_DGM built this
+  exception and never raised it).
+
+Reproducibility: the caller seeds and builds the model (`runs.get_or_train` does
+`torch.manual_seed(cfg.seed)` before construction); `train` seeds everything after that. A run
+killed at any moment and restarted with the same `run_dir` ends with bit-identical parameters on
+CPU, because the checkpoint carries the model, the optimiser, the history and every RNG state.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import numbers
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .progress import progress
+
+SCHEDULES = ("mem", "constant", "iwae3i")
+OPTIMIZERS = ("adam_lasagne", "adam")
+CHECKPOINT = "checkpoint.pt"
+CHECKPOINT_KEYS = {"model", "optimizer", "epoch", "global_step", "history", "config", "rng_cpu",
+                   "rng_cuda", "binarize_generator", "shuffle_generator"}
+# Fields that may change between a killed run and its restart (they do not change the numbers).
+RESUMABLE_CHANGES = {"epochs", "checkpoint_every"}
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint on disk cannot be used to resume."""
+
+
+def iwae3i_epochs(stages: int) -> int:
+    """Epochs of the IWAE schedule: sum_{i<stages} 3^i (8 stages -> 3280)."""
+    return sum(3 ** i for i in range(stages))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int                        # for "iwae3i" must equal iwae3i_epochs(stages)
+    # minibatches and learning rate
+    batch_size: int = 100
+    lr: float = 1e-3
+    schedule: str = "mem"              # "mem" | "constant" | "iwae3i" (see lr_at_epoch)
+    anneal_start: int = 1000           # "mem": lr until this epoch, then x anneal_factor per epoch
+    anneal_factor: float = 0.998
+    stages: int = 8                    # "iwae3i": stage i = 0..stages-1 runs 3^i epochs
+    # optimiser
+    optimizer: str = "adam_lasagne"    # "adam_lasagne" (eps not bias-corrected) | "adam" (torch)
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-4
+    clip_norm: float | None = 5.0      # global-norm rescale first ...
+    clip_value: float | None = 1.0     # ... then element-wise clip (MEM_DGM, not in the paper)
+    # bookkeeping
+    seed: int = 1234
+    checkpoint_every: int = 10         # epochs (and always at the end)
+    eval_every: int = 0                # epochs; 0 = evaluate only after the final epoch
+    eval_k: int = 100                  # importance samples of the in-training test evaluation
+    eval_subset: int = 1000            # test examples used by it
+
+    def __post_init__(self):
+        def check(name, ok, allowed):
+            if not ok(getattr(self, name)):
+                raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r} is not allowed; expected {allowed}")
+
+        def is_int(v, lo):
+            return isinstance(v, int) and not isinstance(v, bool) and v >= lo
+
+        def is_real(v):
+            return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+        for name, lo in [("epochs", 1), ("batch_size", 1), ("anneal_start", 0), ("stages", 1),
+                         ("seed", 0), ("checkpoint_every", 1), ("eval_every", 0), ("eval_k", 1),
+                         ("eval_subset", 1)]:
+            check(name, lambda v: is_int(v, lo), f"an int >= {lo}")
+        check("lr", lambda v: is_real(v) and v > 0, "a float > 0")
+        check("schedule", lambda v: v in SCHEDULES, f"one of {SCHEDULES}")
+        check("anneal_factor", lambda v: is_real(v) and 0 < v <= 1, "a float in (0, 1]")
+        check("optimizer", lambda v: v in OPTIMIZERS, f"one of {OPTIMIZERS}")
+        for name in ("beta1", "beta2"):
+            check(name, lambda v: is_real(v) and 0 <= v < 1, "a float in [0, 1)")
+        check("eps", lambda v: is_real(v) and v > 0, "a float > 0")
+        for name in ("clip_norm", "clip_value"):
+            check(name, lambda v: v is None or (is_real(v) and v > 0), "None or a float > 0")
+        if self.schedule == "iwae3i":
+            check("epochs", lambda v: v == iwae3i_epochs(self.stages),
+                  f"iwae3i_epochs(stages={self.stages}) = {iwae3i_epochs(self.stages)} for schedule 'iwae3i'")
+
+
+def lr_at_epoch(cfg: TrainConfig, epoch: int) -> float:
+    """Learning rate of 1-based `epoch`.
+    mem:    lr for e <= anneal_start, then lr * factor^(e - anneal_start) (§1.7: 1e-3 * 0.998^(e-1000));
+    iwae3i: lr * 10^(-i/7) in stage i, which covers cumulative epochs (3^i - 1)/2 + 1 .. (3^(i+1) - 1)/2 (§4)."""
+    last = iwae3i_epochs(cfg.stages) if cfg.schedule == "iwae3i" else math.inf
+    if not 1 <= epoch <= last:
+        raise ValueError(f"epoch={epoch} is outside 1..{last} (epochs are 1-based)")
+    if cfg.schedule == "constant":
+        return cfg.lr
+    if cfg.schedule == "mem":
+        return cfg.lr * cfg.anneal_factor ** max(0, epoch - cfg.anneal_start)
+    stage = 0
+    while epoch > iwae3i_epochs(stage + 1):
+        stage += 1
+    return cfg.lr * 10 ** (-stage / 7)
+
+
+class LasagneAdam(torch.optim.Optimizer):
+    """Adam as Lasagne (and so MEM_DGM) computes it (§1.7):
+        a_t = lr * sqrt(1 - b2^t) / (1 - b1^t),   theta <- theta - a_t * m_t / (sqrt(v_t) + eps).
+    torch.optim.Adam adds eps to sqrt(v_t / (1 - b2^t)) instead: the same only for
+    eps_t = eps / sqrt(1 - b2^t), a difference that matters during the first few thousand steps."""
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-4):
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            b1, b2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state.update(step=0, m=torch.zeros_like(p), v=torch.zeros_like(p))
+                state["step"] += 1
+                t, m, v = state["step"], state["m"], state["v"]
+                m.mul_(b1).add_(p.grad, alpha=1 - b1)
+                v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+                a_t = group["lr"] * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+                p.addcdiv_(m, v.sqrt().add_(group["eps"]), value=-a_t)
+        return loss
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    kind = LasagneAdam if cfg.optimizer == "adam_lasagne" else torch.optim.Adam
+    return kind(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
+
+
+def atomic_write(path: Path, write: Callable) -> None:
+    """write(file) into a temporary file beside `path`, fsync, then os.replace: readers see the old
+    file or the new one, never a partial one, whenever the process dies."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _plain(value):
+    """Evaluation results as JSON-able Python numbers (0-d tensors and numpy scalars included)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _load_checkpoint(path: Path, model, optimizer, cfg: TrainConfig, generators: dict) -> dict:
+    fix = f"Delete {path} to retrain this run from scratch."
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch's own message suggests weights_only=False: not the fix here
+        raise CheckpointError(f"cannot read checkpoint {path}: it is corrupted or truncated "
+                              f"({type(e).__name__}). {fix}") from e
+    try:
+        if not isinstance(ckpt, dict) or CHECKPOINT_KEYS - set(ckpt):
+            found = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
+            raise KeyError(f"expected keys {sorted(CHECKPOINT_KEYS)}, found {found}")
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+    except Exception as e:
+        reason = " ".join(str(e).split())[:300]
+        raise CheckpointError(f"cannot resume from checkpoint {path}: {type(e).__name__}: {reason}. {fix}") from e
+    ours = dataclasses.asdict(cfg)
+    changed = sorted(k for k in ours if k not in RESUMABLE_CHANGES and ckpt["config"].get(k) != ours[k])
+    if changed or ckpt["epoch"] > cfg.epochs:
+        raise CheckpointError(f"checkpoint {path} (epoch {ckpt['epoch']}) was written with another "
+                              f"TrainConfig (differs in {changed or ['epochs']}). {fix}")
+    torch.set_rng_state(ckpt["rng_cpu"])
+    if torch.cuda.is_available() and len(ckpt["rng_cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(ckpt["rng_cuda"])
+    for name, generator in generators.items():
+        generator.set_state(ckpt[name])
+    return ckpt
+
+
+def train(model, train_x: torch.Tensor, cfg: TrainConfig, *, binarize: bool, run_dir: Path | None = None,
+          evaluate: Callable[[nn.Module, int], dict] | None = None, device=None,
+          progress_desc: str | None = None) -> list[dict]:
+    """Train `model` (already built and initialised by the caller) on `train_x` (N, D), return the
+    history: per epoch {epoch, lr, loss and the mean of each logged quantity, seconds}, plus
+    evaluate(model, epoch) every `cfg.eval_every` epochs and after the last one (the callback does
+    its own `prepare_evaluation`). With `run_dir`, checkpoints go to run_dir/checkpoint.pt and an
+    existing one is resumed from."""
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.to(device)
+    x = train_x.to(device)  # stays on the device; each epoch's binarisation is made there
+    optimizer = make_optimizer(model, cfg)
+    torch.manual_seed(cfg.seed)  # the samplers inside training_loss draw from the global RNG
+    generators = {"shuffle_generator": torch.Generator().manual_seed(cfg.seed),
+                  "binarize_generator": torch.Generator(device=x.device).manual_seed(cfg.seed + 1)}
+    history, epoch_done, global_step = [], 0, 0
+    path = Path(run_dir) / CHECKPOINT if run_dir is not None else None
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(CHECKPOINT + ".*.tmp"):  # left by a kill during a save
+            stale.unlink(missing_ok=True)
+        if path.exists():
+            ckpt = _load_checkpoint(path, model, optimizer, cfg, generators)
+            history, epoch_done, global_step = ckpt["history"], ckpt["epoch"], ckpt["global_step"]
+    if binarize:
+        from .data import binarize as bernoulli_sample
+
+    last_finite = None
+    bar = progress(range(epoch_done + 1, cfg.epochs + 1), desc=progress_desc)
+    for epoch in bar:
+        start = time.perf_counter()
+        lr = lr_at_epoch(cfg, epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        model.train()
+        x_epoch = bernoulli_sample(x, generators["binarize_generator"]) if binarize else x
+        sums, n = {}, 0
+        for step, batch in enumerate(model.minibatches(x_epoch, cfg.batch_size, generators["shuffle_generator"]), 1):
+            loss, logs = model.training_loss(**batch)
+            value = loss.item()
+            if not math.isfinite(value):
+                kept = f"the checkpoint {path} is unchanged" if path is not None else "no checkpoint was kept"
+                raise TrainingDiverged(f"training loss is {value} at epoch {epoch}, step {step} of the epoch "
+                                       f"(global step {global_step + 1}); last finite loss {last_finite}; "
+                                       f"no update was made with it and {kept}")
+            last_finite = value
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.clip_norm is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
+            if cfg.clip_value is not None:
+                nn.utils.clip_grad_value_(model.parameters(), cfg.clip_value)
+            optimizer.step()
+            global_step += 1
+            n += 1
+            for key, v in {"loss": value, **logs}.items():
+                sums[key] = sums.get(key, 0.0) + float(v)
+        if n == 0:
+            raise ValueError(f"no minibatch: {x.shape[0]} training examples < batch_size {cfg.batch_size}")
+        record = {"epoch": epoch, "lr": lr, **{key: s / n for key, s in sums.items()}}
+        if evaluate is not None and (epoch == cfg.epochs or (cfg.eval_every and epoch % cfg.eval_every == 0)):
+            record.update({key: _plain(v) for key, v in evaluate(model, epoch).items()})
+        record["seconds"] = time.perf_counter() - start
+        history.append(record)
+        bar.set_postfix(loss=f"{record['loss']:.2f}")
+        if path is not None and (epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs):
+            state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                     "global_step": global_step, "history": history, "config": dataclasses.asdict(cfg),
+                     "rng_cpu": torch.get_rng_state(),
+                     "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                     **{name: g.get_state() for name, g in generators.items()}}
+            atomic_write(path, lambda f: torch.save(state, f))
+    bar.close()
+    return history

@@ -1,0 +1,281 @@
+"""The training loop: schedules, Lasagne Adam, clipping, exact resume, the NaN guard, checkpoints."""
+import io
+import math
+import sys
+from dataclasses import dataclass
+
+import pytest
+import torch
+from torch import nn
+
+from memvae_lib import train as train_mod
+from memvae_lib.models.base import LatentVariableModel
+from memvae_lib.nets import BatchNorm
+from memvae_lib.progress import progress, resolve_device
+from memvae_lib.train import (CheckpointError, LasagneAdam, TrainConfig, TrainingDiverged, iwae3i_epochs,
+                              lr_at_epoch, train)
+
+LOG2PI = math.log(2 * math.pi)
+
+
+@dataclass(frozen=True)
+class TinyConfig:
+    d: int = 20
+    latent: int = 2
+
+
+class TinyVAE(LatentVariableModel):
+    """20 -> 8 (BN, tanh) -> 2 Gaussian latents -> 20 Bernoulli; `fail_at_call` makes the loss NaN
+    (or raises `fail_with`) at that call of training_loss."""
+
+    def __init__(self, config=TinyConfig(), fail_at_call=None, fail_with=None):
+        super().__init__()
+        self.config, self.latent_dim = config, config.latent
+        self.enc = nn.Linear(config.d, 8)
+        self.bn = BatchNorm(8)
+        self.head = nn.Linear(8, 2 * config.latent)
+        self.dec = nn.Linear(config.latent, config.d)
+        self.calls, self.fail_at_call, self.fail_with = 0, fail_at_call, fail_with
+
+    def log_weights(self, x, k):
+        mu, logvar = self.head(torch.tanh(self.bn(self.enc(x)))).chunk(2, -1)
+        eps = torch.randn(x.shape[0], k, self.latent_dim)
+        z = mu[:, None] + (0.5 * logvar[:, None]).exp() * eps
+        log_q = (-0.5 * (LOG2PI + logvar[:, None] + eps ** 2)).sum(-1)
+        log_p = (-0.5 * (LOG2PI + z ** 2)).sum(-1)
+        logits = self.dec(z)
+        log_px = -nn.functional.binary_cross_entropy_with_logits(
+            logits, x[:, None].expand_as(logits), reduction="none").sum(-1)
+        return log_p + log_px - log_q
+
+    def training_loss(self, x):
+        self.calls += 1
+        loss = -self.log_weights(x, 1).mean()
+        if self.calls == self.fail_at_call:
+            if self.fail_with is not None:
+                raise self.fail_with
+            loss = loss * float("nan")
+        return loss, {"elbo": -loss.item()}
+
+    def decode_mean(self, z):
+        return torch.sigmoid(self.dec(z))
+
+    def posterior_mean(self, x):
+        return self.head(torch.tanh(self.bn(self.enc(x)))).chunk(2, -1)[0]
+
+    sample_posterior = kl_per_unit = posterior_mean
+
+    def sample_prior(self, n, generator=None):
+        return torch.randn(n, self.latent_dim, generator=generator)
+
+
+class Killed(Exception):
+    pass
+
+
+def data(n=64, d=20):
+    return torch.rand(n, d, generator=torch.Generator().manual_seed(0))
+
+
+def tiny(seed=0, **kw):
+    torch.manual_seed(seed)  # the caller seeds construction
+    return TinyVAE(**kw)
+
+
+def state(model):
+    return model.state_dict()
+
+
+def assert_same_state(a, b):
+    sa, sb = state(a), state(b)
+    assert sa.keys() == sb.keys()
+    for key in sa:
+        assert torch.equal(sa[key], sb[key]), key
+
+
+def evaluate(model, epoch):
+    """Consumes the global RNG and rewrites BN statistics, as a real evaluation does."""
+    model.prepare_evaluation(data())
+    return {"test_L1": model.log_weights(data(), 1).mean(), "noise": torch.randn(()).item()}
+
+
+# ---- schedules and config ------------------------------------------------------------------------
+def test_mem_schedule():
+    cfg = TrainConfig(epochs=3000)
+    assert lr_at_epoch(cfg, 1) == lr_at_epoch(cfg, 1000) == 1e-3
+    assert lr_at_epoch(cfg, 1001) == pytest.approx(1e-3 * 0.998)
+    assert lr_at_epoch(cfg, 3000) == pytest.approx(1e-3 * 0.998 ** 2000)
+    assert lr_at_epoch(cfg, 3000) == pytest.approx(1.8e-5, rel=0.02)
+    assert lr_at_epoch(TrainConfig(epochs=5, schedule="constant"), 5) == 1e-3
+
+
+def test_iwae3i_stage_boundaries():
+    cfg = TrainConfig(epochs=3280, schedule="iwae3i", batch_size=20)
+    assert iwae3i_epochs(8) == 3280
+    ends = [1, 4, 13, 40, 121, 364, 1093, 3280]  # last epoch of stage i
+    for i, end in enumerate(ends):
+        assert lr_at_epoch(cfg, end) == pytest.approx(1e-3 * 10 ** (-i / 7))
+        if i < 7:
+            assert lr_at_epoch(cfg, end + 1) == pytest.approx(1e-3 * 10 ** (-(i + 1) / 7))
+    assert lr_at_epoch(cfg, 3280) == pytest.approx(1e-4)
+    with pytest.raises(ValueError, match="3281"):
+        lr_at_epoch(cfg, 3281)
+    with pytest.raises(ValueError, match="epochs=100"):
+        TrainConfig(epochs=100, schedule="iwae3i")
+    assert TrainConfig(epochs=13, schedule="iwae3i", stages=3).epochs == 13
+
+
+@pytest.mark.parametrize("field, value", [("schedule", "cosine"), ("optimizer", "sgd"), ("batch_size", 0),
+                                          ("lr", -1.0), ("clip_norm", 0.0), ("anneal_factor", 1.5),
+                                          ("epochs", 2.5), ("beta2", 1.0)])
+def test_bad_config_names_the_field(field, value):
+    with pytest.raises(ValueError, match=rf"TrainConfig\.{field}={value!r}"):
+        TrainConfig(**{"epochs": 3, field: value})
+
+
+# ---- optimiser and clipping ----------------------------------------------------------------------
+def test_lasagne_adam_matches_closed_form_and_differs_from_torch_adam():
+    lr, b1, b2, eps = 0.1, 0.9, 0.999, 1e-4
+    grads = [0.5, -2.0, 0.01]
+    p = nn.Parameter(torch.tensor([1.0], dtype=torch.float64))
+    q = nn.Parameter(p.detach().clone())
+    ours, theirs = LasagneAdam([p], lr=lr, betas=(b1, b2), eps=eps), torch.optim.Adam([q], lr=lr, betas=(b1, b2), eps=eps)
+    m = v = 0.0
+    expected = 1.0
+    for t, g in enumerate(grads, 1):
+        for param, opt in ((p, ours), (q, theirs)):
+            param.grad = torch.tensor([g], dtype=torch.float64)
+            opt.step()
+        m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+        expected -= lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (math.sqrt(v) + eps)
+        assert p.item() == pytest.approx(expected, rel=1e-12, abs=1e-15)
+        if t == 1:  # one step: Lasagne's eps acts as eps / sqrt(1 - b2) on torch's |g|
+            assert p.item() == pytest.approx(1.0 - lr * g / (abs(g) + eps / math.sqrt(1 - b2)), rel=1e-12)
+            assert q.item() == pytest.approx(1.0 - lr * g / (abs(g) + eps), rel=1e-12)
+            assert abs(p.item() - q.item()) > 1e-4
+
+
+class LinearLoss(nn.Module):
+    """loss = <w, c>, so the gradient is exactly c."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.w, self.c = nn.Parameter(torch.zeros(len(c))), torch.tensor(c)
+
+    def minibatches(self, x, batch_size, generator):
+        yield {"x": x}
+
+    def training_loss(self, x):
+        return (self.w * self.c).sum(), {}
+
+
+@pytest.mark.parametrize("clip_norm, clip_value, expected", [
+    (5.0, 1.0, [1.0, -1.0, 100 * 5 / math.sqrt(4000 ** 2 + 3000 ** 2 + 100 ** 2), 0.0]),  # rescale, then clip
+    (None, None, [4000.0, -3000.0, 100.0, 0.0]),
+])
+def test_gradient_rescaled_to_norm_then_clipped(monkeypatch, clip_norm, clip_value, expected):
+    seen = []
+    monkeypatch.setattr(LasagneAdam, "step", lambda self: seen.append(self.param_groups[0]["params"][0].grad.clone()))
+    model = LinearLoss([4000.0, -3000.0, 100.0, 0.0])
+    train(model, torch.zeros(1, 1), TrainConfig(epochs=1, batch_size=1, clip_norm=clip_norm, clip_value=clip_value),
+          binarize=False)
+    assert torch.allclose(seen[0], torch.tensor(expected), rtol=1e-5)
+
+
+# ---- checkpoints, resume, divergence -------------------------------------------------------------
+CFG = TrainConfig(epochs=6, batch_size=16, checkpoint_every=2, eval_every=1)
+
+
+def test_killed_and_resumed_is_bit_identical(tmp_path):
+    x = data()
+    a = tiny()
+    history_a = train(a, x, CFG, binarize=True, run_dir=tmp_path / "a", evaluate=evaluate)
+    assert [h["epoch"] for h in history_a] == list(range(1, 7)) and "test_L1" in history_a[-1]
+
+    # killed mid-epoch 5 (after the epoch-4 checkpoint): 4 steps per epoch, call 18 = epoch 5, step 2
+    with pytest.raises(Killed):
+        train(tiny(fail_at_call=18, fail_with=Killed()), x, CFG, binarize=True, run_dir=tmp_path / "b",
+              evaluate=evaluate)
+    assert torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)["epoch"] == 4
+    b = tiny(seed=99)  # the restart's own initialisation is overwritten by the checkpoint
+    history_b = train(b, x, CFG, binarize=True, run_dir=tmp_path / "b", evaluate=evaluate)
+    assert_same_state(a, b)
+    assert [h["loss"] for h in history_b] == [h["loss"] for h in history_a]
+
+    # a shorter run then the full one (same evaluation epochs): same end point
+    c = tiny()
+    train(c, x, TrainConfig(epochs=3, batch_size=16, checkpoint_every=2, eval_every=1), binarize=True,
+          run_dir=tmp_path / "c", evaluate=evaluate)
+    train(c := tiny(), x, CFG, binarize=True, run_dir=tmp_path / "c", evaluate=evaluate)
+    assert_same_state(a, c)
+    # a finished run is not trained again
+    assert train(d := tiny(seed=5), x, CFG, binarize=True, run_dir=tmp_path / "a") == history_a
+    assert_same_state(a, d)
+
+
+def test_nan_loss_raises_and_keeps_checkpoint(tmp_path):
+    cfg = TrainConfig(epochs=5, batch_size=16, checkpoint_every=1)
+    model = tiny(fail_at_call=10)  # 4 steps per epoch: call 10 = epoch 3, step 2
+    with pytest.raises(TrainingDiverged, match=r"epoch 3, step 2 .*global step 10.*last finite loss \d"):
+        train(model, data(), cfg, binarize=False, run_dir=tmp_path / "nan")
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    ckpt = torch.load(tmp_path / "nan" / "checkpoint.pt", weights_only=True)
+    assert ckpt["epoch"] == 2 and len(ckpt["history"]) == 2
+    reference = tiny()  # the same run stopped cleanly after epoch 2
+    train(reference, data(), TrainConfig(epochs=2, batch_size=16, checkpoint_every=1), binarize=False)
+    for key, value in reference.state_dict().items():
+        assert torch.equal(ckpt["model"][key], value), key
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "wrong_keys", "other_config"])
+def test_unusable_checkpoint_is_a_clear_error(tmp_path, damage):
+    cfg = TrainConfig(epochs=2, batch_size=16, checkpoint_every=1)
+    train(tiny(), data(), TrainConfig(epochs=1, batch_size=16), binarize=False, run_dir=tmp_path)
+    path = tmp_path / "checkpoint.pt"
+    if damage == "garbage":
+        path.write_bytes(b"not a checkpoint")
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage == "wrong_keys":
+        torch.save({"model": {}}, path)
+    else:
+        cfg = TrainConfig(epochs=2, batch_size=16, lr=1e-2)
+    before = path.read_bytes()
+    with pytest.raises(CheckpointError, match=rf"{path}.*Delete {path} to retrain"):
+        train(tiny(), data(), cfg, binarize=False, run_dir=tmp_path)
+    assert path.read_bytes() == before  # never silently retrained over
+
+
+def test_interrupted_save_leaves_previous_checkpoint(tmp_path, monkeypatch):
+    train(tiny(), data(), TrainConfig(epochs=1, batch_size=16), binarize=False, run_dir=tmp_path)
+    before = (tmp_path / "checkpoint.pt").read_bytes()
+
+    def killed_replace(src, dst):
+        raise Killed
+
+    monkeypatch.setattr(train_mod.os, "replace", killed_replace)
+    with pytest.raises(Killed):
+        train(tiny(), data(), TrainConfig(epochs=2, batch_size=16), binarize=False, run_dir=tmp_path)
+    assert (tmp_path / "checkpoint.pt").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
+
+
+# ---- progress and device -------------------------------------------------------------------------
+def test_progress_quiet_without_tty(monkeypatch):
+    fake = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", fake)
+    monkeypatch.delenv("MEMVAE_PROGRESS", raising=False)
+    bar = progress(range(3), desc="x")
+    assert bar.disable and list(bar) == [0, 1, 2] and fake.getvalue() == ""
+    monkeypatch.setenv("MEMVAE_PROGRESS", "1")
+    assert not progress(range(3)).disable
+    monkeypatch.setenv("MEMVAE_PROGRESS", "0")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert progress(range(3)).disable
+
+
+def test_resolve_device():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="'gpu'.*auto"):
+        resolve_device("gpu")
