@@ -149,6 +149,8 @@ def _train_run(spec, model, path, device, evaluate, load_data) -> None:
     if spec.binarize and getattr(dataset, "kind", "grey") == "continuous":
         raise ValueError(f"{spec.dataset} is continuous data; set RunSpec(binarize=False)")
     _write_text(path / "spec.json", spec_json(spec, indent=2) + "\n")
+    if evaluate is None and spec.train.eval_every > 0:
+        evaluate = _test_curve(spec, x, device)
     history = train(model, x, spec.train, binarize=spec.binarize, run_dir=path, evaluate=evaluate,
                     device=device, progress_desc=spec.label or path.name)
     x_eval = fixed_binarization(x, seed=EVAL_BINARIZATION_SEED) if spec.binarize else x
@@ -156,3 +158,21 @@ def _train_run(spec, model, path, device, evaluate, load_data) -> None:
     atomic_write(path / "model.pt", lambda f: torch.save(model.state_dict(), f))
     _write_text(path / "history.json", json.dumps(history, indent=1) + "\n")
     _write_text(path / "done", f"{spec.label or path.name}\n")
+
+
+def _test_curve(spec: RunSpec, x_train: torch.Tensor, device) -> Callable:
+    """The default in-training evaluation: test L_k (k = eval_k) on the first eval_subset test
+    images, with batch-norm statistics recomputed from the training set first (§1.6, §2.4)."""
+    from .data import fixed_binarization
+    from .estimators import iw_log_likelihood
+    from .evaluation import test_set
+
+    x_bn = (fixed_binarization(x_train, seed=EVAL_BINARIZATION_SEED) if spec.binarize else x_train).to(device)
+    test = test_set(spec.dataset, spec.train.eval_subset)
+
+    def evaluate(model, epoch: int) -> dict:
+        model.prepare_evaluation(x_bn)
+        values = iw_log_likelihood(model, test.x, k=spec.train.eval_k, seed=123)
+        return {"test_ll": float(values.mean())}
+
+    return evaluate
