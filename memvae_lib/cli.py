@@ -1,0 +1,117 @@
+"""`memvae` command line: figures (notebook batch), scoreboard, and thin train / eval wrappers.
+
+    memvae figures [--profile laptop] [--only mem/table1] [--device cuda] [--jobs 2]
+    memvae scoreboard
+    memvae train --list
+    memvae train NAME --profile smoke [--device cuda]
+    memvae eval NAME --profile smoke [--k 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .results import default_figures_dir, project_root, update_readme
+
+
+def _figures(args) -> int:
+    from .batch import run_notebooks
+
+    root = project_root()
+    try:
+        results = run_notebooks(profile=args.profile, only=args.only, device=args.device, jobs=args.jobs,
+                                notebooks_dir=root / "notebooks")
+    except ValueError as e:  # unknown profile, pattern matching nothing
+        print(f"memvae figures: {e}", file=sys.stderr)
+        return 2
+    _scoreboard(args)
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        print(f"FAILED {r.failure()}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _scoreboard(args) -> int:
+    readme = project_root() / "README.md"
+    changed = update_readme(readme, default_figures_dir())
+    print(f"scoreboard in {readme} {'updated' if changed else 'unchanged'}")
+    return 0
+
+
+# train and eval are thin wrappers over the library, for scripted or GPU runs without a notebook.
+
+def _spec(args):
+    from . import experiments
+
+    if args.list or not args.name:
+        print("\n".join(experiments.experiment_names(args.profile)))
+        return None
+    try:
+        return experiments.run_spec(args.name, args.profile)
+    except ValueError as e:  # unknown name or profile: the message lists close matches
+        sys.exit(f"memvae {args.command}: {e}")
+
+
+def _train(args) -> int:
+    spec = _spec(args)
+    if spec is None:
+        return 0
+    from .runs import get_or_train
+
+    run = get_or_train(spec, device=args.device)
+    print(f"{args.name} ({args.profile}): {run.path}")
+    return 0
+
+
+def _eval(args) -> int:
+    spec = _spec(args)
+    if spec is None:
+        return 0
+    from .evaluation import test_log_likelihood, test_set
+    from .runs import get_or_train
+
+    run = get_or_train(spec, device=args.device)
+    # the notebooks' own route (cached in the run folder): estimators.iw_log_likelihood on the test set
+    ll = test_log_likelihood(run, test_set(spec.dataset), args.k)
+    print(f"{args.name} ({args.profile}): test log-likelihood L_{args.k} = {ll['mean']:.2f} "
+          f"+- {ll['sem']:.2f} nats (n={ll['n']})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="memvae", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    fig = sub.add_parser("figures", help="execute the notebooks (papermill), then rebuild the README scoreboard")
+    fig.add_argument("--profile", default="laptop", help="smoke | laptop | paper (default laptop)")
+    fig.add_argument("--only", help="notebook name pattern(s), comma-separated: substring or glob, "
+                                    "e.g. mem/table1 or 'evae/*'")
+    fig.add_argument("--device", help="override the profile's device (cpu, cuda, cuda:1)")
+    fig.add_argument("--jobs", type=int, default=1, help="notebooks run at once (default 1)")
+    fig.set_defaults(func=_figures)
+
+    sub.add_parser("scoreboard", help="rebuild the README scoreboard from figures/*/*.json") \
+        .set_defaults(func=_scoreboard)
+
+    for name, func, text in (("train", _train, "train (or load from the runs cache) a named experiment"),
+                             ("eval", _eval, "print a named experiment's test IW log-likelihood")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("name", nargs="?", help="experiment name (see --list)")
+        p.add_argument("--list", action="store_true", help="print the experiment names")
+        p.add_argument("--profile", default="laptop")
+        p.add_argument("--device", default="auto")
+        if name == "eval":
+            p.add_argument("--k", type=int, default=5000, help="importance samples (default 5000)")
+        p.set_defaults(func=func)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""Results JSON (one file per notebook) and the README scoreboard built from it.
+
+Every notebook ends by writing `figures/<paper>/<name>.json` through `write_results` and printing
+`format_table(rows)`; the README scoreboard is regenerated from those files by `update_readme`,
+never typed by hand. The contract (see the README, "Results"):
+
+    {"notebook": "mem/table1_log_likelihood", "profile": "laptop", "device": "cpu",
+     "protocol": {"binarisation": "dynamic", "k_eval": 5000},
+     "rows": [{"quantity": "test_log_likelihood", "dataset": "mnist", "model": "MEM-VAE",
+               "ours": -84.52, "paper": -84.41, "gap": -0.11, "unit": "nats"}]}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+SCOREBOARD_START = "<!-- scoreboard:start -->"
+SCOREBOARD_END = "<!-- scoreboard:end -->"
+REQUIRED_KEYS = ("notebook", "profile", "device", "protocol", "rows")
+REQUIRED_ROW_KEYS = ("quantity", "model", "ours")
+JSON_DECIMALS = 4  # stored precision; tables print fewer
+
+
+def project_root(start: str | os.PathLike | None = None) -> Path:
+    """The repository root: the first folder holding pyproject.toml, walking up from `start`.
+
+    Notebooks run with their own folder as working directory (papermill and nbval alike), so they
+    call this instead of relying on relative paths. Falls back to the folder above this package
+    (an editable install) when the walk from `start` (default: cwd) finds nothing.
+    """
+    for origin in (Path(start or Path.cwd()), Path(__file__).parent):
+        for folder in (origin.resolve(), *origin.resolve().parents):
+            if (folder / "pyproject.toml").is_file():
+                return folder
+    raise FileNotFoundError(f"no pyproject.toml above {start or Path.cwd()}: not inside the memvae checkout")
+
+
+def default_figures_dir() -> Path:
+    """Where figures and results JSON go: $MEMVAE_FIGURES_DIR, else <root>/figures.
+
+    Tests and golden refreshes point the variable at a build folder, so a smoke run never
+    overwrites the committed figures.
+    """
+    env = os.environ.get("MEMVAE_FIGURES_DIR")
+    return Path(env) if env else project_root() / "figures"
+
+
+@dataclass
+class Row:
+    """One reported number. `gap` = ours - paper, filled in when both are known."""
+
+    quantity: str
+    model: str
+    ours: float | int | None
+    dataset: str | None = None
+    paper: float | int | None = None
+    gap: float | None = None
+    unit: str = "nats"
+    note: str = ""
+
+    def __post_init__(self):
+        # numpy / torch scalars become Python numbers, so tables and JSON treat them alike
+        self.ours, self.paper, self.gap = (_plain(v) for v in (self.ours, self.paper, self.gap))
+        if self.gap is None and _is_number(self.ours) and _is_number(self.paper):
+            self.gap = self.ours - self.paper
+
+    def to_json(self) -> dict:
+        """The row as stored: floats rounded, empty fields left out."""
+        out = {}
+        for key, value in asdict(self).items():
+            if value is None or (key == "note" and not value):
+                continue
+            out[key] = _round(value)
+        return out
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _plain(x):
+    return x.item() if hasattr(x, "item") and callable(x.item) else x
+
+
+def _round(x, decimals: int = JSON_DECIMALS):
+    if isinstance(x, float):
+        return round(x, decimals) if math.isfinite(x) else None  # JSON has no NaN
+    if isinstance(x, dict):
+        return {k: _round(v, decimals) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_round(v, decimals) for v in x]
+    if hasattr(x, "item") and callable(x.item):  # numpy / torch scalars
+        return _round(_plain(x), decimals)
+    return x
+
+
+def _as_row(row) -> Row:
+    if isinstance(row, Row):
+        return row
+    known = {f.name for f in fields(Row)}
+    unknown = set(row) - known
+    if unknown:
+        raise ValueError(f"unknown row keys {sorted(unknown)}; a row has {sorted(known)}")
+    return Row(**row)
+
+
+def write_results(notebook: str, profile: str, rows, *, device: str, protocol: dict,
+                  figures_dir: str | os.PathLike | None = None) -> Path:
+    """Write figures/<paper>/<name>.json for `notebook` ('mem/table1_log_likelihood').
+
+    `figures_dir` defaults to `default_figures_dir()` ($MEMVAE_FIGURES_DIR or <root>/figures).
+    """
+    assert notebook.count("/") == 1, f"notebook should be '<paper>/<name>', got {notebook!r}"
+    base = Path(figures_dir) if figures_dir is not None else default_figures_dir()
+    path = base / f"{notebook}.json"
+    payload = {
+        "notebook": notebook,
+        "profile": profile,
+        "device": str(device),
+        "protocol": _round(dict(protocol)),
+        "rows": [_as_row(r).to_json() for r in rows],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path
+
+
+def read_results(path: str | os.PathLike) -> dict:
+    """Load one results JSON; ValueError naming the file and the key when one is missing."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from e
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    for key in REQUIRED_KEYS:
+        if key not in data:
+            raise ValueError(f"{path}: missing required key {key!r}")
+    for i, row in enumerate(data["rows"]):
+        for key in REQUIRED_ROW_KEYS:
+            if key not in row:
+                raise ValueError(f"{path}: rows[{i}] missing required key {key!r}")
+    return data
+
+
+def _fmt(value, digits: int) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if not math.isfinite(value):
+        return str(value)
+    text = f"{value:.{digits}f}"
+    return "0." + "0" * digits if text == "-0." + "0" * digits else text  # no "-0.00"
+
+
+def format_table(rows, digits: int = 2) -> str:
+    """Paper vs ours as a fixed-width text table, numbers rounded to `digits` decimals.
+
+    This printed table is what nbval compares, so it contains nothing run-specific.
+    """
+    rows = [_as_row(r) for r in rows]
+    header = ["quantity", "dataset", "model", "paper", "ours", "gap", "unit"]
+    with_note = any(r.note for r in rows)
+    if with_note:
+        header.append("note")
+    body = []
+    for r in rows:
+        cells = [r.quantity, r.dataset or "-", r.model, _fmt(r.paper, digits), _fmt(r.ours, digits),
+                 _fmt(r.gap, digits), r.unit]
+        body.append(cells + [r.note] if with_note else cells)
+    numeric = {"paper", "ours", "gap"}
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *body)]
+
+    def line(cells):
+        parts = [c.rjust(w) if h in numeric else c.ljust(w) for h, c, w in zip(header, cells, widths)]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *(line(c) for c in body)])
+
+
+def build_scoreboard(figures_dir: str | os.PathLike) -> str:
+    """A markdown table of every row of every results JSON under `figures_dir`."""
+    paths = sorted(Path(figures_dir).glob("*/*.json"))
+    if not paths:
+        return "_No results yet: run `make figures`._"
+    lines = ["| notebook | quantity | dataset | model | paper | ours | gap | profile |",
+             "| --- | --- | --- | --- | ---: | ---: | ---: | --- |"]
+    for path in paths:
+        data = read_results(path)
+        for row in data["rows"]:
+            cells = [data["notebook"], row["quantity"], row.get("dataset") or "-", row["model"],
+                     _fmt(row.get("paper"), 2), _fmt(row["ours"], 2), _fmt(row.get("gap"), 2),
+                     data["profile"]]
+            lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def update_readme(readme_path: str | os.PathLike, figures_dir: str | os.PathLike) -> bool:
+    """Replace the text between the scoreboard markers; True when the README changed."""
+    readme_path = Path(readme_path)
+    text = readme_path.read_text()
+    start, end = text.find(SCOREBOARD_START), text.find(SCOREBOARD_END)
+    if start < 0 or end < start:
+        raise ValueError(f"{readme_path}: needs {SCOREBOARD_START} followed by {SCOREBOARD_END}")
+    head = text[: start + len(SCOREBOARD_START)]
+    new = head + "\n" + build_scoreboard(figures_dir) + "\n" + text[end:]
+    if new == text:
+        return False
+    readme_path.write_text(new)
+    return True

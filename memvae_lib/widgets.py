@@ -1,0 +1,76 @@
+"""Sliders over a figure, with a static fallback for headless runs.
+
+In JupyterLab (`interactive=True`) the notebook's last cell gets ipywidgets sliders that redraw the
+figure; under papermill / nbval (`interactive=False`, set by every profile) or without ipywidgets
+the figure is drawn once at the default values. Either way the default figure is returned, so the
+notebook can save it.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+
+def _default(spec):
+    if isinstance(spec, tuple):
+        assert len(spec) == 4, f"a slider is (min, max, step, default), got {spec!r}"
+        return spec[3]
+    if isinstance(spec, list):
+        assert spec, "an options slider needs at least one option"
+        return spec[0]
+    raise TypeError(f"a slider is a (min, max, step, default) tuple or a list of options, got {spec!r}")
+
+
+def _control(name, spec, widgets):
+    if isinstance(spec, list):
+        return widgets.Dropdown(options=spec, value=spec[0], description=name)
+    lo, hi, step, default = spec
+    integral = all(isinstance(v, numbers.Integral) for v in spec)
+    cls = widgets.IntSlider if integral else widgets.FloatSlider
+    return cls(min=lo, max=hi, step=step, value=default, description=name, continuous_update=False)
+
+
+def _show(fig):
+    """Display a figure once (inline) and close it, so the inline backend does not show it again."""
+    import matplotlib.pyplot as plt
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+        if get_ipython() is not None:
+            display(fig)
+    except ImportError:
+        pass
+    plt.close(fig)
+
+
+def slider_figure(draw, *, interactive: bool, **sliders):
+    """Show `draw(**values)` with one slider per keyword; return the figure at the defaults.
+
+    Each slider is `(min, max, step, default)` (IntSlider when all four are ints) or a list of
+    options (the first is the default). An exception raised by `draw` propagates: a broken
+    callback fails the notebook instead of leaving an empty plot.
+    """
+    defaults = {name: _default(spec) for name, spec in sliders.items()}
+    fig = draw(**defaults)
+    reason = None
+    if not interactive:
+        reason = "interactive=False (headless run)"
+    else:
+        try:
+            import ipywidgets as widgets
+        except ImportError:
+            reason = "ipywidgets is not installed"
+    if reason is not None:
+        print(f"Static figure at the default values: {reason}; set interactive=True in JupyterLab for sliders.")
+        _show(fig)
+        return fig
+
+    from IPython.display import display
+
+    controls = {name: _control(name, spec, widgets) for name, spec in sliders.items()}
+    # interactive_output captures what the callback displays in its own Output widget and calls it once
+    # at the defaults; the already drawn default figure is reused for that first call.
+    out = widgets.interactive_output(
+        lambda **values: _show(fig if values == defaults else draw(**values)), controls)
+    display(widgets.VBox([widgets.HBox(list(controls.values())), out]))
+    return fig

@@ -1,0 +1,108 @@
+import json
+
+import pytest
+
+from memvae_lib.results import (SCOREBOARD_END, SCOREBOARD_START, Row, build_scoreboard, format_table,
+                                project_root, read_results, update_readme, write_results)
+
+
+def _rows():
+    return [Row("test_log_likelihood", "MEM-VAE", -84.523456, dataset="mnist", paper=-84.41),
+            Row("active_units", "VAE", 19, dataset="mnist", paper=20, unit="units"),
+            Row("test_log_likelihood", "eVAE", -90.0049, dataset="mnist", note="k=200")]
+
+
+def test_gap_is_ours_minus_paper_only_when_both_known():
+    assert Row("q", "VAE", -85.0, paper=-84.5).gap == pytest.approx(-0.5)
+    assert Row("q", "VAE", -85.0).gap is None
+    assert Row("q", "VAE", None, paper=-84.5).gap is None
+    assert Row("q", "VAE", -85.0, paper=-84.5, gap=1.0).gap == 1.0  # an explicit gap is kept
+
+
+def test_results_json_round_trip(tmp_path):
+    path = write_results("mem/table1_log_likelihood", "smoke", _rows(), device="cpu",
+                         protocol={"k_eval": 5000, "sigma": 0.123456789}, figures_dir=tmp_path)
+    assert path == tmp_path / "mem" / "table1_log_likelihood.json"
+    data = read_results(path)
+    assert list(data) == ["notebook", "profile", "device", "protocol", "rows"]
+    assert data["notebook"] == "mem/table1_log_likelihood" and data["profile"] == "smoke"
+    assert data["protocol"] == {"k_eval": 5000, "sigma": 0.1235}
+    first = data["rows"][0]
+    assert first == {"quantity": "test_log_likelihood", "model": "MEM-VAE", "ours": -84.5235,
+                     "dataset": "mnist", "paper": -84.41, "gap": -0.1135, "unit": "nats"}
+    assert data["rows"][1]["ours"] == 19 and isinstance(data["rows"][1]["ours"], int)
+    assert "paper" not in data["rows"][2] and data["rows"][2]["note"] == "k=200"
+    assert [Row(**r) for r in data["rows"]][0].gap == -0.1135  # stored rows load back as Rows
+
+
+def test_dict_rows_and_numpy_scalars_are_accepted(tmp_path):
+    np = pytest.importorskip("numpy")
+    rows = [{"quantity": "q", "model": "VAE", "ours": np.float32(1.5), "paper": np.float64(1.25)}]
+    path = write_results("evae/x", "smoke", rows, device="cpu", protocol={"k": np.int64(5)}, figures_dir=tmp_path)
+    data = json.loads(path.read_text())
+    assert data["rows"][0]["ours"] == 1.5 and data["rows"][0]["gap"] == 0.25 and data["protocol"] == {"k": 5}
+    assert "1.50" in format_table(rows)
+    with pytest.raises(ValueError, match="unknown row keys"):
+        write_results("evae/x", "smoke", [{"quantity": "q", "model": "VAE", "ours": 1, "oops": 2}],
+                      device="cpu", protocol={}, figures_dir=tmp_path)
+
+
+@pytest.mark.parametrize("missing", ["device", "rows", "protocol"])
+def test_missing_key_names_file_and_key(tmp_path, missing):
+    path = write_results("mem/a", "smoke", _rows(), device="cpu", protocol={}, figures_dir=tmp_path)
+    data = json.loads(path.read_text())
+    del data[missing]
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=rf"a\.json: missing required key '{missing}'"):
+        read_results(path)
+
+
+def test_missing_row_key_is_reported_with_its_index(tmp_path):
+    path = tmp_path / "mem" / "b.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"notebook": "mem/b", "profile": "smoke", "device": "cpu", "protocol": {},
+                                "rows": [{"quantity": "q", "model": "VAE", "ours": 1}, {"quantity": "q"}]}))
+    with pytest.raises(ValueError, match=r"b\.json: rows\[1\] missing required key 'model'"):
+        build_scoreboard(tmp_path)
+
+
+def test_format_table_rounds_and_aligns():
+    table = format_table(_rows())
+    lines = table.splitlines()
+    assert lines[0].split() == ["quantity", "dataset", "model", "paper", "ours", "gap", "unit", "note"]
+    assert set(lines[1]) <= {"-", " "}
+    assert "-84.52" in lines[2] and "-84.41" in lines[2] and "-0.11" in lines[2]
+    assert "-90.00" in lines[4] and "-84.523" not in table
+    assert " 19 " in lines[3] and " -1 " in lines[3]  # integers stay integers
+    # numeric columns are right-aligned: every row's 'ours' value ends at the header's 'ours'
+    end = lines[0].index("ours") + len("ours")
+    for line, value in zip(lines[2:], ["-84.52", "19", "-90.00"]):
+        assert line[end - len(value):end] == value
+    assert format_table([Row("q", "VAE", -0.001, paper=0.0)]).splitlines()[2].split()[3:5] == ["0.00", "0.00"]
+
+
+def test_scoreboard_replaced_between_markers_and_idempotent(tmp_path):
+    figures = tmp_path / "figures"
+    write_results("mem/table1", "laptop", _rows()[:1], device="cpu", protocol={}, figures_dir=figures)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n{SCOREBOARD_START}\nstale table\n{SCOREBOARD_END}\n\nafter\n")
+    assert update_readme(readme, figures) is True
+    text = readme.read_text()
+    assert "stale table" not in text and text.startswith("# title\n") and text.endswith("after\n")
+    assert "| mem/table1 | test_log_likelihood | mnist | MEM-VAE | -84.41 | -84.52 | -0.11 | laptop |" in text
+    assert update_readme(readme, figures) is False and readme.read_text() == text
+    readme.write_text("no markers\n")
+    with pytest.raises(ValueError, match="scoreboard:start"):
+        update_readme(readme, figures)
+
+
+def test_empty_scoreboard_says_how_to_fill_it(tmp_path):
+    assert "make figures" in build_scoreboard(tmp_path)
+
+
+def test_project_root_walks_up_to_pyproject(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("")
+    deep = tmp_path / "notebooks" / "mem"
+    deep.mkdir(parents=True)
+    assert project_root(deep) == tmp_path
+    assert (project_root() / "memvae_lib" / "results.py").is_file()  # from the test's cwd or the package

@@ -1,0 +1,95 @@
+import builtins
+import sys
+
+import matplotlib.pyplot as plt
+import pytest
+
+from memvae_lib.plots import image_grid, save_figure
+from memvae_lib.widgets import slider_figure
+
+
+def _draw(scale=1.0, kind="line"):
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, scale])
+    ax.set_title(kind)
+    return fig
+
+
+def _forget_ipywidgets(monkeypatch):
+    for name in [m for m in sys.modules if m == "ipywidgets" or m.startswith("ipywidgets.")]:
+        monkeypatch.delitem(sys.modules, name)
+
+
+def test_headless_draws_defaults_without_importing_widgets(monkeypatch, capsys):
+    _forget_ipywidgets(monkeypatch)
+    fig = slider_figure(_draw, interactive=False, scale=(0.0, 2.0, 0.1, 0.5), kind=["bar", "line"])
+    assert fig.axes[0].get_title() == "bar"
+    assert fig.axes[0].lines[0].get_ydata()[1] == 0.5
+    assert "interactive=False" in capsys.readouterr().out
+    assert "ipywidgets" not in sys.modules
+
+
+def test_missing_ipywidgets_falls_back_to_static(monkeypatch, capsys):
+    _forget_ipywidgets(monkeypatch)
+    real_import = builtins.__import__
+
+    def no_ipywidgets(name, *args, **kwargs):
+        if name.split(".")[0] == "ipywidgets":
+            raise ImportError("No module named 'ipywidgets'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ipywidgets)
+    fig = slider_figure(_draw, interactive=True, scale=(0, 10, 1, 3))
+    assert fig.axes[0].lines[0].get_ydata()[1] == 3
+    assert "ipywidgets is not installed" in capsys.readouterr().out
+
+
+def test_interactive_builds_sliders_and_redraws(monkeypatch):
+    pytest.importorskip("ipywidgets")
+    calls = []
+
+    def draw(scale, kind):
+        calls.append((scale, kind))
+        return _draw(scale, kind)
+
+    fig = slider_figure(draw, interactive=True, scale=(1, 5, 1, 2), kind=["a", "b"])
+    assert calls == [(2, "a")]  # the default figure is drawn once and reused for the first display
+    assert fig.axes[0].get_title() == "a"
+
+
+def test_a_broken_draw_fails_loudly():
+    def broken(**values):
+        raise RuntimeError("bad slider callback")
+
+    with pytest.raises(RuntimeError, match="bad slider callback"):
+        slider_figure(broken, interactive=False, scale=(0, 1, 0.1, 0.5))
+
+
+def test_bad_slider_spec_is_rejected():
+    with pytest.raises(AssertionError, match=r"\(min, max, step, default\)"):
+        slider_figure(_draw, interactive=False, scale=(0, 1, 0.5))
+
+
+def test_image_grid_tiles_row_major():
+    import numpy as np
+
+    images = np.zeros((5, 6))
+    images[4] = 1.0  # the fifth image: row 1, column 1 when 4 go in a row
+    ax = image_grid(images, (2, 3), nrow=4, title="five")
+    canvas = ax.images[0].get_array()
+    assert canvas.shape == (2 * 3 + 1, 4 * 4 + 1)  # 2 rows of height 2 + pad, 4 columns of width 3 + pad
+    assert canvas[4:6, 5:8].min() == 1.0 and canvas[1:3, 1:4].max() == 0.0
+    with pytest.raises(AssertionError, match="image_shape"):
+        image_grid(images, (2, 2), nrow=4)
+    plt.close("all")
+
+
+def test_save_figure_writes_png_and_pdf_deterministically(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEMVAE_FIGURES_DIR", str(tmp_path / "figs"))
+    paths = save_figure(_draw(), "mem/demo")
+    assert [p.name for p in paths] == ["demo.png", "demo.pdf"]
+    assert all(p.parent == tmp_path / "figs" / "mem" and p.stat().st_size > 0 for p in paths)
+    first = [p.read_bytes() for p in paths]
+    save_figure(_draw(), tmp_path / "figs" / "mem" / "demo")  # an absolute stem is used as is
+    assert [p.read_bytes() for p in paths] == first
+    plt.close("all")
