@@ -16,6 +16,7 @@ import math
 from typing import Iterator, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 BN_EPS = 1e-10
@@ -57,21 +58,25 @@ class BatchNorm(nn.Module):
         self.register_buffer("stored_var", torch.ones(n))
         self.collecting = False
 
-    def normalise(self, x: torch.Tensor) -> torch.Tensor:
-        """(x - mean) / sqrt(var + eps), without gamma/beta (the LRE compares this tensor)."""
+    def _statistics(self, x: torch.Tensor):
+        """(mean, var) to normalise with: stored ones in eval mode, else None (batch statistics)."""
+        if self.collecting:
+            var, mean = torch.var_mean(x.detach(), 0, unbiased=False)
+            self.stored_mean.copy_(mean)
+            self.stored_var.copy_(var)
         if self.training or self.collecting:
-            mean = x.mean(0)
-            var = x.var(0, unbiased=False)
-            if self.collecting:
-                self.stored_mean.copy_(mean.detach())
-                self.stored_var.copy_(var.detach())
-        else:
-            mean, var = self.stored_mean, self.stored_var
-        return (x - mean) / torch.sqrt(var + self.eps)
+            return None, None
+        return self.stored_mean, self.stored_var
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        """(x - mean) / sqrt(var + eps), without gamma/beta (the LRE compares this tensor).
+        torch's fused batch_norm normalises with the biased batch variance, as Parmesan does."""
+        mean, var = self._statistics(x)
+        return F.batch_norm(x, mean, var, training=mean is None, eps=self.eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n = self.normalise(x)
-        return n * self.gamma + self.beta if self.gamma is not None else n
+        mean, var = self._statistics(x)
+        return F.batch_norm(x, mean, var, self.gamma, self.beta, training=mean is None, eps=self.eps)
 
 
 class DenseBlock(nn.Module):
@@ -92,9 +97,10 @@ class DenseBlock(nn.Module):
         if self.bn is None:
             h = self.act(a)
             return (h, h) if return_normalised else h
+        if not return_normalised:
+            return self.act(self.bn(a))
         n = self.bn.normalise(a)
-        h = self.act(n * self.bn.gamma + self.bn.beta)
-        return (h, n) if return_normalised else h
+        return self.act(n * self.bn.gamma + self.bn.beta), n
 
 
 class MLP(nn.Module):
@@ -113,11 +119,15 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor, return_normalised: bool = False):
         """Returns the last hidden layer, or (last, [normalised pre-activation of each layer])."""
+        if not return_normalised:
+            for block in self.blocks:
+                x = block(x)
+            return x
         normalised = []
         for block in self.blocks:
             x, n = block(x, return_normalised=True)
             normalised.append(n)
-        return (x, normalised) if return_normalised else x
+        return x, normalised
 
 
 def batch_norm_layers(model: nn.Module) -> Iterator[BatchNorm]:

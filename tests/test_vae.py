@@ -86,10 +86,10 @@ def test_prepare_evaluation_stores_full_batch_statistics(model_class, config):
     x_train = data(50, seed=1)
     inputs = {}
     for bn in batch_norm_layers(model):  # record what each BN layer normalises during collection
-        bn.normalise = (lambda a, bn=bn, f=bn.normalise: (inputs.__setitem__(bn, a.detach()), f(a))[1])
+        bn._statistics = (lambda a, bn=bn, f=bn._statistics: (inputs.__setitem__(bn, a.detach()), f(a))[1])
     model.prepare_evaluation(x_train)
     for bn in batch_norm_layers(model):
-        del bn.normalise
+        del bn._statistics
     assert len(inputs) == 4 and model.training  # the mode is restored
     model.eval()
     for bn, a in inputs.items():
