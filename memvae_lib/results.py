@@ -72,8 +72,8 @@ class Row:
         """The row as stored: floats rounded, empty fields left out."""
         out = {}
         for key, value in asdict(self).items():
-            if value is None or (key == "note" and not value):
-                continue
+            if key != "ours" and (value is None or (key == "note" and not value)):
+                continue  # 'ours' stays, as null when a value could not be computed
             out[key] = _round(value)
         return out
 

@@ -106,3 +106,10 @@ def test_project_root_walks_up_to_pyproject(tmp_path):
     deep.mkdir(parents=True)
     assert project_root(deep) == tmp_path
     assert (project_root() / "memvae_lib" / "results.py").is_file()  # from the test's cwd or the package
+
+
+def test_a_row_without_a_value_round_trips_as_null(tmp_path):
+    path = write_results("mem/demo", "smoke", [Row("test_log_likelihood", "VAE", None, paper=-85.67)],
+                         device="cpu", protocol={}, figures_dir=tmp_path)
+    row = read_results(path)["rows"][0]
+    assert row["ours"] is None and "gap" not in row
