@@ -91,7 +91,8 @@ PROFILES: dict[str, Profile] = {
         name="paper",
         mem_train_subset=None, mem_epochs=3000, mem_epochs_k50=3000, ocr_train_subset=None,
         frey_epochs_b100=3000, frey_epochs_b10=1000,
-        evae_train_subset=None, evae_epochs=200, faces_epochs=250, iwae_stages=8, table2_train_subset=None,
+        # eVAE "standard splits": train on the first 50,000 (the Parzen bandwidth is chosen on 50,000+)
+        evae_train_subset=50_000, evae_epochs=200, faces_epochs=250, iwae_stages=8, table2_train_subset=None,
         test_subset=None, k_eval=5000, k_eval_ocr=100_000, eval_every=10, k_curve=5000,
         parzen_samples=10_000, parzen_valid=1000, imputation_iterations=100,
         table4_layers=(1, 2, 3), table4_hidden=(500, 1000), table4_latent=(8, 24, 48), table4_epitome=(3, 4),

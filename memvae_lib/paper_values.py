@@ -42,6 +42,7 @@ MEM_TABLE4_TOP3 = {  # VIS-MEM-VAE layer-1 slots: top-3 average preference per c
 
 # ---- eVAE (Yeung et al. 2017) -----------------------------------------------------------------
 EVAE_FIG2_ACTIVE_UNITS_LAMBDA1 = 30  # 50-d VAE, one hidden layer of 500
+EVAE_TABLE2_VAE_ACTIVE_UNITS = 20  # "The VAE model has 20 active units at all D" (Table 2 text)
 EVAE_TABLE2 = {  # MNIST negative log-likelihood (L5000), 200-200, K = 25: D -> (VAE, eVAE)
     50: (86.76, 86.13), 100: (86.91, 85.73), 200: (87.09, 85.53),
 }

@@ -1,0 +1,205 @@
+"""The eVAE paper's Parzen-window protocol, one function per row of a table (PROTOCOLS §3.7, §6 P9).
+
+A LEGACY metric (Theis et al. 2016): label every number it gives with `LEGACY_LABEL`, print the
+baselines beside it, never compare it with an IW log-likelihood.
+
+    parzen_report(run, "mnist", profile)    -> {"mean", "sem", "sigma", "sweep", ...}   (cached per run)
+    parzen_baselines("mnist", profile)      -> {"real": {...}, "kmeans": {...}}         (cached on disk)
+    active_units_report(run, "mnist")       -> {"count", "variances", ...}              (cached per run)
+
+Protocol (goodfeli/adversarial `parzen_ll.py`, the reference of Yeung et al. 2017, Table 3):
+1. N model samples s_i = decoder means f1(m_y * z), y ~ U, z ~ N(0, I), from one fixed seed;
+2. log p(x) = logmeanexp_i[-||x - s_i||^2 / (2 sigma^2)] - d log(sigma sqrt(2 pi))
+   (`estimators.parzen_evaluate`);
+3. sigma maximises the mean validation log-density over logspace(-1, 0, 10). Validation: MNIST
+   real-valued training images 50,000-59,999, first `profile.parzen_valid` (disjoint from the
+   training subsets of the smoke and laptop profiles; the paper profile trains on all 60,000, so
+   there they overlap, as they would not with the "standard" 50k/10k/10k split); Olivetti (the TFD
+   stand-in): its valid split;
+4. the mean and SE = std / sqrt(N_test) over the first `profile.test_subset` real-valued test images.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+
+LEGACY_LABEL = "legacy metric (Theis et al. 2016)"
+SAMPLE_SEED = 2017            # the model samples (Parzen centres)
+BASELINE_SEED = 0             # which real images are centres; k-means initialisation
+MNIST_VALID = (50_000, 60_000)  # parzen_ll.py: train images 50,000-59,999 as validation
+MNIST_CENTRE_POOL = 50_000    # real-image centres and k-means come from the first 50,000 train images
+KMEANS_FIT_FACTOR = 5         # paper: 10,000 centroids of 50,000 images; k-means fits on up to 5 N
+ACTIVE_UNITS_N = 500          # §1.5: the first 500 training images ...
+ACTIVE_UNITS_SEED = 123       # ... binarised once (Burda et al.'s seed)
+
+
+def parzen_data(dataset: str, profile) -> dict:
+    """Validation and test images of the protocol (real-valued), with a description for the JSON."""
+    from .data import load_dataset
+    from .experiments import get_profile
+
+    p = get_profile(profile)
+    ds = load_dataset(dataset)
+    if dataset == "mnist":
+        lo, hi = MNIST_VALID
+        valid = ds.train_x[lo:hi][: p.parzen_valid]
+        valid_note = f"real-valued train images {lo}-{lo + valid.shape[0] - 1}"
+    elif ds.valid_x is not None:
+        valid = ds.valid_x[: p.parzen_valid]
+        valid_note = f"{dataset} valid split, first {valid.shape[0]}"
+    else:
+        raise ValueError(f"{dataset} has no validation split for the Parzen bandwidth (mnist, olivetti have)")
+    test = ds.test_x if p.test_subset is None else ds.test_x[: p.test_subset]
+    return {"valid": valid, "test": test, "image_shape": ds.image_shape,
+            "protocol": {"parzen_valid": valid_note, "parzen_n_valid": valid.shape[0],
+                         "parzen_n_test": test.shape[0], "parzen_test": f"first {test.shape[0]} real-valued test images",
+                         "parzen_sigmas": "logspace(-1, 0, 10), chosen on validation",
+                         "parzen_label": LEGACY_LABEL}}
+
+
+def _summary(result, seconds: float, **extra) -> dict:
+    return {"mean": result.mean, "sem": result.sem, "sigma": result.sigma,
+            "sweep": [[s, v] for s, v in result.sweep], "n_centres": result.n_centres,
+            "label": LEGACY_LABEL, "seconds": round(seconds, 2), **extra}
+
+
+@torch.no_grad()
+def model_samples(run, n: int, seed: int = SAMPLE_SEED) -> torch.Tensor:
+    """n decoder means of prior samples (§3.5: "Parzen samples = decoder means"), float32 CPU (n, d)."""
+    model = run.model
+    model.eval()
+    generator = torch.Generator(device=model.device).manual_seed(seed)
+    return torch.cat([model.sample(min(1000, n - i), generator).float().cpu() for i in range(0, n, 1000)])
+
+
+def parzen_report(run, dataset: str, profile, *, seed: int = SAMPLE_SEED, device=None) -> dict:
+    """§3.7 for one trained model: mean, SE, sigma and the validation sweep, cached in the run folder.
+
+    The key names the sample count, the validation and test sizes and the sampler seed.
+    `device` (default: the model's) only changes speed."""
+    from .estimators import parzen_evaluate
+    from .evaluation import cached_metric
+    from .experiments import get_profile
+
+    p = get_profile(profile)
+    data = parzen_data(dataset, p)
+    n, nv, nt = p.parzen_samples, data["valid"].shape[0], data["test"].shape[0]
+    key = f"parzen-{dataset}-n{n}-valid{nv}-test{nt}-seed{seed}"
+    device = run.model.device if device is None else device
+
+    def compute():
+        start = time.perf_counter()
+        centres = model_samples(run, n, seed)
+        result = parzen_evaluate(centres, data["valid"], data["test"], device=device)
+        return _summary(result, time.perf_counter() - start, centres="model samples (decoder means)",
+                        n_valid=nv, n_test=nt, seed=seed)
+
+    return cached_metric(run.path, key, compute)
+
+
+def parzen_baselines(dataset: str, profile, *, seed: int = BASELINE_SEED, device="cpu") -> dict:
+    """The Theis et al. (2016) checks with the same estimator, validation and test images:
+    'real': `parzen_samples` real training images (drawn with `seed` from the first 50,000 for
+    MNIST, from the training split otherwise) as centres; 'kmeans': as many k-means centroids
+    (`estimators.kmeans_centres`) fitted on the first min(5 N, 50,000) training images, capped at a
+    fifth of the images fitted (the paper profile's ratio: 10,000 of 50,000). Cached under
+    $MEMVAE_RUNS_DIR/baselines/metrics/."""
+    from .data import load_dataset
+    from .estimators import kmeans_centres, parzen_evaluate
+    from .evaluation import cached_metric
+    from .experiments import get_profile
+    from .runs import runs_dir
+
+    p = get_profile(profile)
+    data = parzen_data(dataset, p)
+    pool = load_dataset(dataset).train_x
+    if dataset == "mnist":
+        pool = pool[:MNIST_CENTRE_POOL]
+    n, nv, nt = p.parzen_samples, data["valid"].shape[0], data["test"].shape[0]
+    n_real = min(n, pool.shape[0])
+    n_fit = min(pool.shape[0], KMEANS_FIT_FACTOR * n)
+    n_clusters = max(1, min(n, n_fit // KMEANS_FIT_FACTOR))
+    key = f"parzen-baselines-{dataset}-n{n}-valid{nv}-test{nt}-seed{seed}"
+
+    def compute():
+        out = {}
+        start = time.perf_counter()
+        rows = torch.randperm(pool.shape[0], generator=torch.Generator().manual_seed(seed))[:n_real]
+        real = parzen_evaluate(pool[rows], data["valid"], data["test"], device=device)
+        out["real"] = _summary(real, time.perf_counter() - start, centres=f"{n_real} real training images")
+        start = time.perf_counter()
+        centres = kmeans_centres(pool[:n_fit], n_clusters, seed=seed)
+        km = parzen_evaluate(centres, data["valid"], data["test"], device=device)
+        out["kmeans"] = _summary(km, time.perf_counter() - start,
+                                 centres=f"{n_clusters} k-means centroids of the first {n_fit} training images")
+        return out
+
+    return cached_metric(runs_dir() / "baselines" / dataset, key, compute)
+
+
+def active_units_report(run, dataset: str, threshold: float = 0.02, n: int = ACTIVE_UNITS_N) -> dict:
+    """Active units (§1.5; eVAE threshold 0.02) on the first n training images, binarised once
+    (seed 123) for MNIST, cached in the run folder: count, per-unit variances, threshold, data."""
+    from .data import fixed_binarization, load_dataset
+    from .estimators import active_units
+    from .evaluation import cached_metric
+
+    key = f"active-units-{dataset}-n{n}-t{threshold:g}-seed{ACTIVE_UNITS_SEED}"
+
+    def compute():
+        ds = load_dataset(dataset)
+        x = ds.train_x[:n]
+        if ds.kind == "grey":
+            x = fixed_binarization(x, seed=ACTIVE_UNITS_SEED)
+        au = active_units(run.model, x, threshold)
+        return {"count": au.count, "latent": au.variances.numel(), "threshold": au.threshold,
+                "n_examples": au.n_examples, "variances": [float(v) for v in au.variances],
+                "data": f"first {au.n_examples} training images" + (" binarised once, seed 123" if ds.kind == "grey" else "")}
+
+    return cached_metric(run.path, key, compute)
+
+
+def parzen_rank(values: dict) -> dict:
+    """{model: rank} with 1 = highest Parzen value (ties share the lower rank): faces compare orderings."""
+    ordered = sorted(values.values(), reverse=True)
+    return {m: 1 + ordered.index(v) for m, v in values.items()}
+
+
+def sem_text(mean: float, sem: float, digits: int = 0) -> str:
+    """'337 ± 2' in the paper's style."""
+    return f"{mean:.{digits}f} ± {sem:.{max(digits, 0)}f}" if math.isfinite(sem) else f"{mean:.{digits}f}"
+
+
+def grid_report(kind: str, profile, *, layers: int, hidden: int, latent: int, epitome: int | None = None,
+                dataset: str = "mnist", device="auto", iw_k: int | None = None, threshold: float = 0.02) -> dict:
+    """One cell of eVAE Tables 1/4 or Fig. 7 (`experiments.grid_cell`): the trained run, its Parzen
+    report, its active units and, when `iw_k` is given, its IW log-likelihood on the test subset.
+    Everything is cached, so a rerun only loads the model."""
+    from .evaluation import test_log_likelihood, test_set
+    from .experiments import get_profile, grid_cell
+    from .runs import get_or_train
+
+    p = get_profile(profile)
+    name, spec = grid_cell(kind, p, layers=layers, hidden=hidden, latent=latent,
+                           epitome=None if kind == "VAE" else epitome, dataset=dataset)
+    run = get_or_train(spec, device=device)
+    out = {"name": name, "kind": kind, "L": layers, "H": hidden, "D": latent,
+           "K": None if kind == "VAE" else epitome, "run": run,
+           "parzen": parzen_report(run, dataset, p), "active": active_units_report(run, dataset, threshold)}
+    if iw_k is not None:
+        out["iwll"] = test_log_likelihood(run, test_set(dataset, p.test_subset), iw_k)
+    return out
+
+
+def validation_parzen(report: dict) -> float:
+    """The mean validation log-density at the chosen sigma: what model selection should use (P4)."""
+    return max(v for _, v in report["sweep"])
+
+
+def select_best(reports: list[dict]) -> dict:
+    """The grid cell with the highest validation Parzen (never the test value, P4)."""
+    if not reports:
+        raise ValueError("select_best needs at least one grid report")
+    return max(reports, key=lambda r: validation_parzen(r["parzen"]))
