@@ -77,14 +77,14 @@ PROFILES: dict[str, Profile] = {
     # the default: real data, the whole collection well under an hour on a 2-core CPU
     "laptop": Profile(
         name="laptop",
-        mem_train_subset=10_000, mem_epochs=10, mem_epochs_k50=3, ocr_train_subset=None,
+        mem_train_subset=10_000, mem_epochs=5, mem_epochs_k50=2, ocr_train_subset=10_000,
         frey_epochs_b100=200, frey_epochs_b10=40,
         evae_train_subset=10_000, evae_epochs=10, faces_epochs=100, iwae_stages=3, table2_train_subset=10_000,
-        test_subset=1000, k_eval=500, k_eval_ocr=1000, eval_every=2, k_curve=50,
+        test_subset=1000, k_eval=100, k_eval_ocr=200, eval_every=1, k_curve=20,
         parzen_samples=2000, parzen_valid=500, imputation_iterations=100,
-        table4_layers=(1, 2), table4_hidden=(500,), table4_latent=(8, 24, 48), table4_epitome=(3, 4),
+        table4_layers=(1,), table4_hidden=(500,), table4_latent=(8, 24, 48), table4_epitome=(3, 4),
         faces_layers=(2,), faces_hidden=(500,), faces_latent=(15, 25, 50),
-        fig7_latent=(8, 24, 48), fig7_epitome=(1, 2, 4, 8), fig6_latent=(2, 5, 10, 20), table2_latent=(50, 100),
+        fig7_latent=(8, 24, 48), fig7_epitome=(2, 4, 8), fig6_latent=(2, 5, 10, 20), table2_latent=(50, 100),
     ),
     # the papers' settings, for a GPU
     "paper": Profile(
