@@ -64,15 +64,47 @@ def cached_metric(run_path: Path, key: str, compute: Callable[[], dict]) -> dict
     return value
 
 
+def _iw_key(test: TestSet, k: int, seed: int) -> str:
+    return f"iwll-k{k}-n{test.x.shape[0]}-seed{seed}-{test.protocol.get('test_set_sha256', test.dataset)}"
+
+
+def per_example_log_likelihood(run, test: TestSet, k: int, *, seed: int = 123) -> torch.Tensor:
+    """L_k of every test image (float64, (N,)), cached in the run folder as a tensor file."""
+    from .estimators import iw_log_likelihood
+
+    path = Path(run.path) / "metrics" / f"{_iw_key(test, k, seed)}.pt"
+    if path.exists():
+        try:
+            return torch.load(path, weights_only=True)
+        except Exception:
+            path.unlink()  # torn write from a killed process: recompute
+    start = time.perf_counter()
+    values = iw_log_likelihood(run.model, test.x, k=k, seed=seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    torch.save(values, tmp)
+    os.replace(tmp, path)
+    cached_metric(run.path, _iw_key(test, k, seed) + "-seconds",
+                  lambda: {"seconds": round(time.perf_counter() - start, 2)})
+    return values
+
+
 def test_log_likelihood(run, test: TestSet, k: int, *, seed: int = 123) -> dict:
     """Mean test log-likelihood L_k (nats) with its standard error, cached in the run folder."""
-    from .estimators import iw_log_likelihood, iw_summary
-
-    key = f"iwll-k{k}-n{test.x.shape[0]}-seed{seed}-{test.protocol.get('test_set_sha256', test.dataset)}"
+    from .estimators import iw_summary
 
     def compute():
-        start = time.perf_counter()
-        values = iw_log_likelihood(run.model, test.x, k=k, seed=seed)
-        return {**iw_summary(values), "k": k, "seconds": round(time.perf_counter() - start, 2)}
+        values = per_example_log_likelihood(run, test, k, seed=seed)
+        return {**iw_summary(values), "k": k}
 
-    return cached_metric(run.path, key, compute)
+    return cached_metric(run.path, _iw_key(test, k, seed), compute)
+
+
+def paired_difference(run_a, run_b, test: TestSet, k: int, *, seed: int = 123) -> dict:
+    """L_k(a) - L_k(b) on the same test images: mean and the standard error of the per-image
+    differences. Pairing removes the between-image spread that dominates an unpaired SE."""
+    diff = per_example_log_likelihood(run_a, test, k, seed=seed) - per_example_log_likelihood(run_b, test, k, seed=seed)
+    n = diff.shape[0]
+    sem = float(diff.std(unbiased=True) / n**0.5) if n > 1 else float("nan")
+    return {"mean": float(diff.mean()), "sem": sem, "n": n, "k": k}

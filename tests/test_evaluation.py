@@ -1,0 +1,51 @@
+"""The evaluation protocol: the MNIST test set binarised once, cached metrics, paired differences."""
+from types import SimpleNamespace
+
+import torch
+
+from memvae_lib import evaluation as ev
+from memvae_lib.evaluation import TEST_BINARISATION_SEED, TestSet, cached_metric, paired_difference
+from toy_models import LinearGaussianModel
+
+
+def test_mnist_test_set_is_a_prefix_of_one_fixed_binarisation():
+    small, large = ev.test_set("mnist", 50), ev.test_set("mnist", 200)
+    assert torch.equal(small.x, large.x[:50])
+    assert set(small.x.unique().tolist()) <= {0.0, 1.0}
+    assert small.protocol["test_binarisation_seed"] == TEST_BINARISATION_SEED
+    assert small.protocol["test_set_sha256"] != large.protocol["test_set_sha256"]
+
+
+def test_cached_metric_computes_once_and_survives_a_torn_file(tmp_path):
+    calls = []
+    compute = lambda: calls.append(1) or {"value": 1.5}  # noqa: E731
+    assert cached_metric(tmp_path, "m", compute) == {"value": 1.5}
+    assert cached_metric(tmp_path, "m", compute) == {"value": 1.5} and len(calls) == 1
+    (tmp_path / "metrics" / "m.json").write_text('{"val')  # a write cut off by a kill
+    assert cached_metric(tmp_path, "m", compute) == {"value": 1.5} and len(calls) == 2
+
+
+def _run(tmp_path, name, **kw):
+    model = LinearGaussianModel(data_dim=6, latent_dim=3, seed=0, **kw)
+    path = tmp_path / name
+    path.mkdir()
+    return SimpleNamespace(model=model, path=path)
+
+
+def test_paired_difference_is_exact_with_exact_posteriors_and_cached(tmp_path):
+    exact = _run(tmp_path, "exact")
+    x = exact.model.sample_data(40, torch.Generator().manual_seed(1))
+    test = TestSet("toy", x, None, x, {"dataset": "toy"})
+    truth = exact.model.exact_log_marginal(x)
+    values = ev.per_example_log_likelihood(exact, test, k=3)
+    assert torch.allclose(values, truth.to(values.dtype), atol=1e-5)
+    assert ev.test_log_likelihood(exact, test, k=3)["mean"] == float(values.mean())
+    # a worse posterior gives a lower bound on every image: the paired difference is positive, and
+    # its SE (spread of per-image differences) is far below the unpaired one
+    worse = _run(tmp_path, "worse", posterior_scale=1.5, posterior_shift=0.3)
+    d = paired_difference(exact, worse, test, k=3)
+    unpaired = (ev.test_log_likelihood(exact, test, 3)["sem"] ** 2 + ev.test_log_likelihood(worse, test, 3)["sem"] ** 2) ** 0.5
+    assert d["mean"] > 0 and d["n"] == 40 and d["sem"] < unpaired
+    # cached: deleting the model's ability to compute changes nothing
+    worse.model.log_weights = None
+    assert paired_difference(exact, worse, test, k=3) == d
