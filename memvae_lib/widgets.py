@@ -50,8 +50,13 @@ def slider_figure(draw, *, interactive: bool, **sliders):
     options (the first is the default). An exception raised by `draw` propagates: a broken
     callback fails the notebook instead of leaving an empty plot.
     """
+    import matplotlib.pyplot as plt
+
     defaults = {name: _default(spec) for name, spec in sliders.items()}
     fig = draw(**defaults)
+    # Detach it from pyplot at once: an open figure would be flushed into the cell's output by the
+    # inline backend (and by interactive_output) besides the one we display, a stale second copy.
+    plt.close(fig)
     reason = None
     if not interactive:
         reason = "interactive=False (headless run)"

@@ -52,9 +52,19 @@ def test_interactive_builds_sliders_and_redraws(monkeypatch):
         calls.append((scale, kind))
         return _draw(scale, kind)
 
+    import ipywidgets
+
+    plt.close("all")
+    open_when_wired = []
+    real = ipywidgets.interactive_output
+    monkeypatch.setattr(ipywidgets, "interactive_output",
+                        lambda f, controls: open_when_wired.append(plt.get_fignums()) or real(f, controls))
     fig = slider_figure(draw, interactive=True, scale=(1, 5, 1, 2), kind=["a", "b"])
     assert calls == [(2, "a")]  # the default figure is drawn once and reused for the first display
     assert fig.axes[0].get_title() == "a"
+    # no figure open in pyplot when the sliders are wired: in a kernel, interactive_output and the
+    # inline backend flush open figures, a second, stale copy above the sliders (seen in JupyterLab)
+    assert open_when_wired == [[]]
 
 
 def test_a_broken_draw_fails_loudly():
