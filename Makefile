@@ -27,11 +27,11 @@ export JUPYTER_PATH := $(abspath $(VENV))/share/jupyter$(if $(JUPYTER_PATH),:$(J
 # pytest exits 5 when it collected nothing (e.g. before the first golden): not a failure here.
 pytest = $(PY) -m pytest $(1) || { rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest $(2): nothing collected"; else exit $$rc; fi; }
 
-.PHONY: help setup figures scoreboard test unit nbval goldens lab clean
+.PHONY: help setup figures scoreboard test unit nbval browser goldens lab clean
 
 help:
 	@echo "make figures   setup, run every notebook at PROFILE=$(PROFILE) (ONLY=pattern, DEVICE=cuda, JOBS=n), rebuild the README scoreboard"
-	@echo "make test      setup, unit tests, then the smoke notebooks checked against tests/goldens (nbval)"
+	@echo "make test      setup, unit tests, the smoke notebooks checked against tests/goldens (nbval), then every notebook in JupyterLab in headless Chromium (make browser)"
 	@echo "make lab       JupyterLab on http://127.0.0.1:$(LAB_PORT)/lab (no token; LAB_PORT=...)"
 	@echo "make goldens   re-execute the notebooks at smoke and refresh tests/goldens"
 	@echo "make setup     create $(VENV) and install (torch only when missing)"
@@ -54,15 +54,19 @@ scoreboard: setup
 
 # The goldens run IS the smoke run: nbval re-executes every golden notebook (its injected
 # parameters say profile smoke), so CI executes each notebook once. Their figures go to _build.
-test: setup unit nbval
+test: setup unit nbval browser
 
 unit: setup
-	$(call pytest,tests -q --ignore=tests/goldens,unit tests)
+	$(call pytest,tests -q --ignore=tests/goldens --ignore=tests/browser,unit tests)
 
 nbval: setup
 	@if ! ls tests/goldens/*/*.ipynb >/dev/null 2>&1; then echo "tests/goldens: no goldens yet (make goldens)"; else \
 	set -x; MEMVAE_FIGURES_DIR=$(CURDIR)/notebooks/_build/smoke-figures \
 	$(call pytest,--nbval-lax --nbval-current-env tests/goldens -q --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider,tests/goldens); fi
+
+# Every notebook in JupyterLab in headless Chromium at smoke, each slider moved (tests/browser/README.md).
+browser: setup
+	MEMVAE_BROWSER_REQUIRED=1 $(call pytest,tests/browser -q -rA -p no:cacheprovider,tests/browser)
 
 goldens: setup
 	$(PY) scripts/refresh_goldens.py $(if $(ONLY),--only '$(ONLY)') --jobs $(JOBS)
