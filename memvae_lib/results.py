@@ -20,6 +20,8 @@ from pathlib import Path
 
 SCOREBOARD_START = "<!-- scoreboard:start -->"
 SCOREBOARD_END = "<!-- scoreboard:end -->"
+GALLERY_START = "<!-- gallery:start -->"
+GALLERY_END = "<!-- gallery:end -->"
 REQUIRED_KEYS = ("notebook", "profile", "device", "protocol", "rows")
 REQUIRED_ROW_KEYS = ("quantity", "model", "ours")
 JSON_DECIMALS = 4  # stored precision; tables print fewer
@@ -188,31 +190,60 @@ def format_table(rows, digits: int = 2) -> str:
 
 
 def build_scoreboard(figures_dir: str | os.PathLike) -> str:
-    """A markdown table of every row of every results JSON under `figures_dir`."""
+    """A markdown table of every row with a paper value, from every results JSON under
+    `figures_dir`; rows without one (our extra diagnostics) stay in the JSON, linked below."""
     paths = sorted(Path(figures_dir).glob("*/*.json"))
     if not paths:
         return "_No results yet: run `make figures`._"
-    lines = ["| notebook | quantity | dataset | model | paper | ours | gap | profile |",
-             "| --- | --- | --- | --- | ---: | ---: | ---: | --- |"]
+    lines = ["| notebook | quantity | dataset | model | paper | ours | gap | unit | profile |",
+             "| --- | --- | --- | --- | ---: | ---: | ---: | --- | --- |"]
     for path in paths:
         data = read_results(path)
         for row in data["rows"]:
+            if row.get("paper") is None:
+                continue
             cells = [data["notebook"], row["quantity"], row.get("dataset") or "-", row["model"],
                      _fmt(row.get("paper"), 2), _fmt(row["ours"], 2), _fmt(row.get("gap"), 2),
-                     data["profile"]]
+                     row.get("unit", ""), data["profile"]]
             lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(lines)
+    links = ", ".join(f"[{p.parent.name}/{p.stem}]({Path(figures_dir).name}/{p.parent.name}/{p.name})" for p in paths)
+    return "\n".join(lines) + f"\n\nEvery number of every notebook, with its protocol: {links}."
+
+
+def build_gallery(figures_dir: str | os.PathLike) -> str:
+    """One image per notebook (the PNG named after it), linked to the notebook that makes it."""
+    figures_dir = Path(figures_dir)
+    cells = []
+    for png in sorted(figures_dir.glob("*/*.png")):
+        if not (figures_dir / png.parent.name / f"{png.stem}.json").exists():
+            continue  # secondary figures of a notebook
+        name = f"{png.parent.name}/{png.stem}"
+        cells.append(f"[**{name}**](notebooks/{name}.ipynb)<br>"
+                     f"<img src=\"{figures_dir.name}/{name}.png\" width=\"400\">")
+    if not cells:
+        return "_No figures yet: run `make figures`._"
+    rows = ["| | |", "| --- | --- |"]
+    for i in range(0, len(cells), 2):
+        pair = cells[i:i + 2] + [""] * (2 - len(cells[i:i + 2]))
+        rows.append("| " + " | ".join(pair) + " |")
+    return "\n".join(rows)
+
+
+def _replace_between(text: str, start_marker: str, end_marker: str, body: str, where) -> str:
+    start, end = text.find(start_marker), text.find(end_marker)
+    if start < 0 or end < start:
+        raise ValueError(f"{where}: needs {start_marker} followed by {end_marker}")
+    return text[: start + len(start_marker)] + "\n" + body + "\n" + text[end:]
 
 
 def update_readme(readme_path: str | os.PathLike, figures_dir: str | os.PathLike) -> bool:
-    """Replace the text between the scoreboard markers; True when the README changed."""
+    """Regenerate the scoreboard (and the gallery, when the README has its markers); True when the
+    README changed."""
     readme_path = Path(readme_path)
     text = readme_path.read_text()
-    start, end = text.find(SCOREBOARD_START), text.find(SCOREBOARD_END)
-    if start < 0 or end < start:
-        raise ValueError(f"{readme_path}: needs {SCOREBOARD_START} followed by {SCOREBOARD_END}")
-    head = text[: start + len(SCOREBOARD_START)]
-    new = head + "\n" + build_scoreboard(figures_dir) + "\n" + text[end:]
+    new = _replace_between(text, SCOREBOARD_START, SCOREBOARD_END, build_scoreboard(figures_dir), readme_path)
+    if GALLERY_START in new:
+        new = _replace_between(new, GALLERY_START, GALLERY_END, build_gallery(figures_dir), readme_path)
     if new == text:
         return False
     readme_path.write_text(new)

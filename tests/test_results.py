@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from memvae_lib.results import (SCOREBOARD_END, SCOREBOARD_START, Row, build_scoreboard, format_table,
+from memvae_lib.results import (GALLERY_END, GALLERY_START, SCOREBOARD_END, SCOREBOARD_START, Row, build_gallery,
+                                build_scoreboard, format_table,
                                 project_root, read_results, update_readme, write_results)
 
 
@@ -89,7 +90,7 @@ def test_scoreboard_replaced_between_markers_and_idempotent(tmp_path):
     assert update_readme(readme, figures) is True
     text = readme.read_text()
     assert "stale table" not in text and text.startswith("# title\n") and text.endswith("after\n")
-    assert "| mem/table1 | test_log_likelihood | mnist | MEM-VAE | -84.41 | -84.52 | -0.11 | laptop |" in text
+    assert "| mem/table1 | test_log_likelihood | mnist | MEM-VAE | -84.41 | -84.52 | -0.11 | nats | laptop |" in text
     assert update_readme(readme, figures) is False and readme.read_text() == text
     readme.write_text("no markers\n")
     with pytest.raises(ValueError, match="scoreboard:start"):
@@ -113,3 +114,25 @@ def test_a_row_without_a_value_round_trips_as_null(tmp_path):
                          device="cpu", protocol={}, figures_dir=tmp_path)
     row = read_results(path)["rows"][0]
     assert row["ours"] is None and "gap" not in row
+
+
+def test_scoreboard_keeps_rows_with_a_paper_value_and_links_every_json(tmp_path):
+    rows = [Row("test_log_likelihood", "VAE", -90.0, dataset="mnist", paper=-85.67),
+            Row("mean_pixel", "VAE", 0.13, dataset="mnist")]
+    write_results("mem/fig4", "laptop", rows, device="cpu", protocol={}, figures_dir=tmp_path / "figures")
+    board = build_scoreboard(tmp_path / "figures")
+    assert "| mem/fig4 | test_log_likelihood |" in board and "mean_pixel" not in board
+    assert "[mem/fig4](figures/mem/fig4.json)" in board
+
+
+def test_gallery_shows_each_notebooks_main_figure_linked_to_it(tmp_path):
+    figures = tmp_path / "figures"
+    write_results("mem/fig4", "laptop", [Row("q", "m", 1.0)], device="cpu", protocol={}, figures_dir=figures)
+    (figures / "mem" / "fig4.png").write_bytes(b"png")
+    (figures / "mem" / "fig4_samples.png").write_bytes(b"png")  # a secondary figure: not in the gallery
+    gallery = build_gallery(figures)
+    assert '[**mem/fig4**](notebooks/mem/fig4.ipynb)' in gallery and 'src="figures/mem/fig4.png"' in gallery
+    assert "fig4_samples" not in gallery
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{GALLERY_START}\nold\n{GALLERY_END}\n{SCOREBOARD_START}\n{SCOREBOARD_END}\n")
+    assert update_readme(readme, figures) and "old" not in readme.read_text()
