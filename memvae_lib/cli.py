@@ -3,7 +3,7 @@
     memvae figures [--profile laptop] [--only mem/table1] [--device cuda] [--jobs 2]
     memvae scoreboard
     memvae train --list
-    memvae train NAME --profile smoke [--device cuda]
+    memvae train NAME|GLOB ... --profile smoke [--device cuda] [--jobs N] [--max-minutes M]
     memvae eval NAME --profile smoke [--k 5000]
 """
 
@@ -55,15 +55,53 @@ def _spec(args):
         sys.exit(f"memvae {args.command}: {e}")
 
 
-def _train(args) -> int:
-    spec = _spec(args)
-    if spec is None:
-        return 0
+def _train_one(name: str, profile: str, device: str, deadline: float | None) -> str:
+    """One run in a worker process: 'done' or the pause message (resumed by the next call)."""
+    from .experiments import run_spec
     from .runs import get_or_train
+    from .train import TrainingPaused
 
-    run = get_or_train(spec, device=args.device)
-    print(f"{args.name} ({args.profile}): {run.path}")
-    return 0
+    try:
+        run = get_or_train(run_spec(name, profile), device=device, deadline=deadline)
+    except TrainingPaused as e:
+        return f"PAUSED {e}"
+    return f"done   {run.path}"
+
+
+def _train(args) -> int:
+    """Train every named run (names or globs over `--list`), `--jobs` at a time: several small models
+    share one GPU. With --max-minutes, runs pause at an epoch boundary before the budget ends (exit 3)
+    and the same command resumes them: a long run survives a per-command time limit."""
+    import fnmatch
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from . import experiments
+
+    known = experiments.experiment_names(args.profile)
+    if args.list or not args.names:
+        print("\n".join(known))
+        return 0
+    names = [n for pattern in args.names for n in known if fnmatch.fnmatchcase(n, pattern)]
+    missing = [p for p in args.names if not any(fnmatch.fnmatchcase(n, p) for n in known)]
+    if missing:
+        sys.exit(f"memvae train: no experiment matches {', '.join(missing)} at profile {args.profile!r} "
+                 "(`memvae train --list` prints the names)")
+    names = list(dict.fromkeys(names))
+    deadline = time.monotonic() + 60 * args.max_minutes if args.max_minutes is not None else None
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
+        futures = {name: pool.submit(_train_one, name, args.profile, args.device, deadline) for name in names}
+        outcome = {}
+        for name, future in futures.items():
+            try:
+                outcome[name] = future.result()
+            except Exception as e:  # noqa: BLE001 - report every run, then fail
+                outcome[name] = f"FAILED {type(e).__name__}: {e}"
+            print(f"{name:<40} {outcome[name]}", flush=True)
+    if any(o.startswith("FAILED") for o in outcome.values()):
+        return 1
+    return 3 if any(o.startswith("PAUSED") for o in outcome.values()) else 0
 
 
 def _eval(args) -> int:
@@ -96,15 +134,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("scoreboard", help="rebuild the README scoreboard from figures/*/*.json") \
         .set_defaults(func=_scoreboard)
 
-    for name, func, text in (("train", _train, "train (or load from the runs cache) a named experiment"),
+    for name, func, text in (("train", _train, "train (or load from the runs cache) named experiments"),
                              ("eval", _eval, "print a named experiment's test IW log-likelihood")):
         p = sub.add_parser(name, help=text)
-        p.add_argument("name", nargs="?", help="experiment name (see --list)")
+        if name == "train":
+            p.add_argument("names", nargs="*", help="experiment names or globs, e.g. 'mem/mnist/*' (see --list)")
+            p.add_argument("--jobs", type=int, default=1, help="runs trained at once (default 1)")
+            p.add_argument("--max-minutes", type=float, default=None,
+                           help="pause every run at an epoch boundary after this long (exit 3); rerun to resume")
+        else:
+            p.add_argument("name", nargs="?", help="experiment name (see --list)")
+            p.add_argument("--k", type=int, default=5000, help="importance samples (default 5000)")
         p.add_argument("--list", action="store_true", help="print the experiment names")
         p.add_argument("--profile", default="laptop")
         p.add_argument("--device", default="auto")
-        if name == "eval":
-            p.add_argument("--k", type=int, default=5000, help="importance samples (default 5000)")
         p.set_defaults(func=func)
     return parser
 

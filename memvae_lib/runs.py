@@ -109,10 +109,12 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def get_or_train(spec: RunSpec, *, device="auto", evaluate: Callable | None = None,
-                 build_model: Callable | None = None, load_data: Callable | None = None) -> Run:
+                 build_model: Callable | None = None, load_data: Callable | None = None,
+                 deadline: float | None = None) -> Run:
     """The finished run of `spec`: loaded when its folder says `done`, otherwise trained (resuming
     from its checkpoint when a previous attempt was cut off). `evaluate(model, epoch)` feeds the
-    training curves in the history; `build_model` / `load_data` default to
+    training curves in the history; `deadline` (time.monotonic()) pauses a long run at an epoch
+    boundary with `train.TrainingPaused`, to be resumed by the next call; `build_model` / `load_data` default to
     `memvae_lib.models.build_model` / `memvae_lib.data.load_dataset` (injectable for tests)."""
     if build_model is None:
         from .models import build_model
@@ -125,7 +127,7 @@ def get_or_train(spec: RunSpec, *, device="auto", evaluate: Callable | None = No
         torch.manual_seed(spec.train.seed)  # a spec always builds the same initial weights
         model = build_model(spec.model)
         if not (path / "done").exists():
-            _train_run(spec, model, path, device, evaluate, load_data)
+            _train_run(spec, model, path, device, evaluate, load_data, deadline)
         model_file = path / "model.pt"
         try:
             model.load_state_dict(torch.load(model_file, map_location=device, weights_only=True))
@@ -137,7 +139,7 @@ def get_or_train(spec: RunSpec, *, device="auto", evaluate: Callable | None = No
     return Run(spec=spec, model=model, history=history, path=path)
 
 
-def _train_run(spec, model, path, device, evaluate, load_data) -> None:
+def _train_run(spec, model, path, device, evaluate, load_data, deadline=None) -> None:
     from .data import fixed_binarization
 
     dataset = load_data(spec.dataset)
@@ -152,7 +154,7 @@ def _train_run(spec, model, path, device, evaluate, load_data) -> None:
     if evaluate is None and spec.train.eval_every > 0:
         evaluate = _test_curve(spec, x, device)
     history = train(model, x, spec.train, binarize=spec.binarize, run_dir=path, evaluate=evaluate,
-                    device=device, progress_desc=spec.label or path.name)
+                    device=device, progress_desc=spec.label or path.name, deadline=deadline)
     x_eval = fixed_binarization(x, seed=EVAL_BINARIZATION_SEED) if spec.binarize else x
     model.prepare_evaluation(x_eval.to(device))
     atomic_write(path / "model.pt", lambda f: torch.save(model.state_dict(), f))

@@ -46,6 +46,16 @@ class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite."""
 
 
+class TrainingPaused(RuntimeError):
+    """Training stopped at an epoch boundary because its deadline passed; the checkpoint holds
+    every finished epoch, and the same call again resumes from it (the device's 10-minute limit)."""
+
+    def __init__(self, epoch: int, epochs: int, path):
+        super().__init__(f"paused after epoch {epoch} of {epochs} (deadline reached); checkpoint {path}: "
+                         "run the same command again to resume")
+        self.epoch, self.epochs = epoch, epochs
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint on disk cannot be used to resume."""
 
@@ -221,12 +231,16 @@ def _load_checkpoint(path: Path, model, optimizer, cfg: TrainConfig, generators:
 
 def train(model, train_x: torch.Tensor, cfg: TrainConfig, *, binarize: bool, run_dir: Path | None = None,
           evaluate: Callable[[nn.Module, int], dict] | None = None, device=None,
-          progress_desc: str | None = None) -> list[dict]:
+          progress_desc: str | None = None, deadline: float | None = None) -> list[dict]:
     """Train `model` (already built and initialised by the caller) on `train_x` (N, D), return the
     history: per epoch {epoch, lr, loss and the mean of each logged quantity, seconds}, plus
     evaluate(model, epoch) every `cfg.eval_every` epochs and after the last one (the callback does
     its own `prepare_evaluation`). With `run_dir`, checkpoints go to run_dir/checkpoint.pt and an
-    existing one is resumed from."""
+    existing one is resumed from. With `deadline` (a time.monotonic() value) and `run_dir`, an epoch
+    that ends past it is checkpointed and `TrainingPaused` raised, so that a run longer than one
+    command's time limit goes on in the next command."""
+    if deadline is not None and run_dir is None:
+        raise ValueError("a deadline needs a run_dir: the checkpoint is how the run goes on")
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.to(device)
     x = train_x.to(device)  # stays on the device; each epoch's binarisation is made there
@@ -284,12 +298,16 @@ def train(model, train_x: torch.Tensor, cfg: TrainConfig, *, binarize: bool, run
         record["seconds"] = time.perf_counter() - start
         history.append(record)
         bar.set_postfix(loss=f"{record['loss']:.2f}")
-        if path is not None and (epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs):
+        pause = deadline is not None and epoch < cfg.epochs and time.monotonic() > deadline
+        if path is not None and (epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or pause):
             state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
                      "global_step": global_step, "history": history, "config": dataclasses.asdict(cfg),
                      "rng_cpu": torch.get_rng_state(),
                      "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                      **{name: g.get_state() for name, g in generators.items()}}
             atomic_write(path, lambda f: torch.save(state, f))
+        if pause:
+            bar.close()
+            raise TrainingPaused(epoch, cfg.epochs, path)
     bar.close()
     return history

@@ -2,6 +2,7 @@
 import io
 import math
 import sys
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -12,7 +13,7 @@ from memvae_lib import train as train_mod
 from memvae_lib.models.base import LatentVariableModel
 from memvae_lib.nets import BatchNorm
 from memvae_lib.progress import progress, resolve_device
-from memvae_lib.train import (CheckpointError, LasagneAdam, TrainConfig, TrainingDiverged, iwae3i_epochs,
+from memvae_lib.train import (CheckpointError, LasagneAdam, TrainConfig, TrainingDiverged, TrainingPaused, iwae3i_epochs,
                               lr_at_epoch, train)
 
 LOG2PI = math.log(2 * math.pi)
@@ -279,3 +280,26 @@ def test_resolve_device():
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(ValueError, match="'gpu'.*auto"):
         resolve_device("gpu")
+
+
+def test_a_deadline_pauses_at_an_epoch_boundary_and_the_next_call_finishes_identically(tmp_path):
+    x = data()
+    reference = tiny()
+    train(reference, x, CFG, binarize=True, run_dir=tmp_path / "ref", evaluate=evaluate)
+    paused_at = []
+    for _ in range(CFG.epochs):  # a deadline already past: one epoch per call, like one device command each
+        try:
+            # the first call builds the same initial weights; later ones are overwritten by the checkpoint
+            train(tiny(seed=7 if paused_at else 0), x, CFG, binarize=True, run_dir=tmp_path / "p",
+                  evaluate=evaluate, deadline=time.monotonic() - 1)
+            break
+        except TrainingPaused as e:
+            paused_at.append(e.epoch)
+            # the checkpoint holds exactly the finished epochs, even off the checkpoint_every grid
+            assert torch.load(tmp_path / "p" / "checkpoint.pt", weights_only=True)["epoch"] == e.epoch
+    assert paused_at == list(range(1, CFG.epochs))  # the last epoch finishes instead of pausing
+    final = tiny(seed=3)
+    train(final, x, CFG, binarize=True, run_dir=tmp_path / "p")  # finished: loads, trains nothing
+    assert_same_state(reference, final)
+    with pytest.raises(ValueError, match="run_dir"):
+        train(tiny(), x, CFG, binarize=True, deadline=time.monotonic())
