@@ -75,14 +75,50 @@ def step_fn(model, loss_of, x):
 
 
 def pythae_step(x, device):
+    """pythae's VAE (its own loss, sampling and forward) around the same 500-500 BN-ReLU MLPs."""
     try:
         from pythae.models import VAE as PyVAE, VAEConfig as PyVAEConfig
-        from pythae.models.nn.default_architectures import Decoder_AE_MLP, Encoder_VAE_MLP
+        from pythae.models.base.base_utils import ModelOutput
+        from pythae.models.nn import BaseDecoder, BaseEncoder
     except ImportError:
         return None
+
+    class Encoder(BaseEncoder):
+        def __init__(self):
+            super().__init__()
+            self.body = PlainVAE(1).enc
+            self.mu, self.logvar = nn.Linear(500, 100), nn.Linear(500, 100)
+
+        def forward(self, x):
+            h = self.body(x.reshape(x.shape[0], -1))
+            return ModelOutput(embedding=self.mu(h), log_covariance=self.logvar(h))
+
+    class Decoder(BaseDecoder):
+        def __init__(self):
+            super().__init__()
+            self.body = PlainVAE(1).dec
+
+        def forward(self, z):
+            return ModelOutput(reconstruction=torch.sigmoid(self.body(z)).view(-1, 1, 28, 28))
+
     cfg = PyVAEConfig(input_dim=(1, 28, 28), latent_dim=100, reconstruction_loss="bce")
-    model = PyVAE(cfg, encoder=Encoder_VAE_MLP(cfg), decoder=Decoder_AE_MLP(cfg)).to(device)
+    model = PyVAE(cfg, encoder=Encoder(), decoder=Decoder()).to(device)
     return step_fn(model, lambda m, xb: m({"data": xb.view(-1, 1, 28, 28)}).loss, x)
+
+
+def decoder_linears(model):
+    return [m for m in model.decoder.modules() if isinstance(m, nn.Linear)] + [model.out_mean]
+
+
+def encoder_linears(model):
+    return [m for m in model.encoder.modules() if isinstance(m, nn.Linear)] + [model.enc_mean, model.enc_logvar]
+
+
+def matmul_rate(device, n: int = 4096, repeats: int = 5) -> float:
+    """FLOP/s of an n x n fp32 matrix multiply on `device` (best of `repeats`)."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    best = min(timed(lambda: a @ b, 1, device) for _ in range(repeats))
+    return 2 * n**3 / best
 
 
 def timed(fn, steps: int, device) -> float:
@@ -155,6 +191,17 @@ def main(argv=None):
     lines += ["", f"{'IW log-likelihood (VAE)':<34}{'ours samples/s':>16}{'plain samples/s':>17}{'ours/plain':>12}",
               f"{f'{args.eval_examples} images x k={args.k_eval}':<34}{samples / t['ours']:>16,.0f}"
               f"{samples / t['plain']:>17,.0f}{t['plain'] / t['ours']:>12.2f}"]
+    # The floor: the matrix-multiply FLOPs of the estimate at the measured matmul rate of this device.
+    rate = matmul_rate(device)
+    per_sample = 2 * sum(l.in_features * l.out_features for l in decoder_linears(model))  # decoder, per z
+    per_image = 2 * sum(l.in_features * l.out_features for l in encoder_linears(model))  # encoder, once
+    flops = samples * per_sample + args.eval_examples * per_image
+    full = 10_000 * 5000 * per_sample + 10_000 * per_image
+    lines += ["", f"matmul rate measured here: {rate / 1e9:,.0f} GFLOP/s (fp32, 4096^2)",
+              f"IW-LL matmul FLOPs {flops / 1e9:.1f} G: floor {flops / rate:.3f} s, ours {t['ours']:.3f} s "
+              f"({t['ours'] / (flops / rate):.1f}x the floor)",
+              f"MNIST test set, k = 5000 (10,000 images): {full / 1e12:.0f} TFLOP, floor {full / rate:,.0f} s here, "
+              f"projected ours {full / rate * t['ours'] / (flops / rate):,.0f} s"]
     text = "\n".join(lines)
     print(text)
     if args.out:
