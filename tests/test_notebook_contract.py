@@ -1,0 +1,35 @@
+"""Every notebook keeps the contract of notebooks/README.md: committed clean, parameters first,
+a checked paper-vs-ours table, a results JSON, sliders, a golden, and no model code."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").glob("*/*.ipynb") if p.parent.name in ("mem", "evae"))
+IDS = [f"{p.parent.name}/{p.stem}" for p in NOTEBOOKS]
+
+
+def test_both_papers_have_their_notebooks():
+    assert sum(p.parent.name == "mem" for p in NOTEBOOKS) == 8
+    assert sum(p.parent.name == "evae" for p in NOTEBOOKS) == 9
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_contract(path):
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    source = "\n".join("".join(c["source"]) for c in code)
+    name = f"{path.parent.name}/{path.stem}"
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "commit it clean"
+    first = nb["cells"][0]
+    assert "parameters" in first["metadata"].get("tags", []), "first cell must be tagged 'parameters'"
+    for knob in ("profile", "device", "seed", "interactive"):
+        assert re.search(rf"^{knob} = ", "".join(first["source"]), re.M), f"parameters cell lacks {knob}"
+    assert nb["cells"][1]["cell_type"] == "markdown", "the paper's claim comes right after the parameters"
+    assert any("".join(c["source"]).startswith("# NBVAL_CHECK_OUTPUT") for c in code)
+    assert f'"{name}"' in source and "write_results(" in source and "save_figure(" in source
+    assert "slider_figure(" in source and "interactive=interactive" in source
+    assert not re.search(r"class \w+\((nn\.Module|LatentVariableModel)", source), "models live in memvae_lib"
+    assert (ROOT / "tests" / "goldens" / f"{name}.ipynb").is_file(), "no golden: make goldens ONLY=" + name
