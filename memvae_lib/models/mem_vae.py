@@ -91,7 +91,7 @@ class MemVAE(VAE):
     def attention(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Attention of each memory layer (layer 1 first), (B, n_slots) each, for one z ~ q(z|x)
         per example (E5). Uses the current BN mode: call `eval()` for the deterministic decoder."""
-        _, _, attentions = self._decode(self.sample_posterior(x))
+        _, _, attentions = self._decode(self.sample_posterior(x), output=False)
         return [a for a in attentions if a is not None]
 
     @torch.no_grad()

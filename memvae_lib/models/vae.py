@@ -129,9 +129,11 @@ class VAE(LatentVariableModel):
             raise ValueError(f"memory_override names layer {layer}, which has no memory")
         return h_g, None
 
-    def _decode(self, h: torch.Tensor, memory_override: dict | None = None, top_layer: int | None = None):
-        """Run decoder layers top_layer..1 (default: all, from z) and the output head.
-        Returns (output-head tensors, hidden output per layer, attention per layer), layer 1 first."""
+    def _decode(self, h: torch.Tensor, memory_override: dict | None = None, top_layer: int | None = None,
+                output: bool = True):
+        """Run decoder layers top_layer..1 (default: all, from z) and the output head (skipped with
+        output=False: the LRE pass needs only the hidden layers).
+        Returns (output-head tensors or None, hidden output per layer, attention per layer), layer 1 first."""
         memory_override = dict(memory_override or {})
         n_layers = len(self.config.hidden)
         unknown = set(memory_override) - set(range(1, n_layers + 1))
@@ -143,7 +145,7 @@ class VAE(LatentVariableModel):
             h, attention = self._compose(layer, block(h), memory_override.get(layer))
             hiddens.insert(0, h)
             attentions.insert(0, attention)
-        return self._output(h), hiddens, attentions
+        return (self._output(h) if output else None), hiddens, attentions
 
     def _output(self, h: torch.Tensor):
         return (self.out_mean(h), self.out_logvar(h) if self.out_logvar is not None else None)
@@ -196,7 +198,7 @@ class VAE(LatentVariableModel):
         """MEM local reconstruction error (§2.3), from a separate decode with its own z draw:
         sum_l lambda_l * mean_batch mean_units (enc_l - mean_k BN(dec_l))^2."""
         B, D = mu.shape
-        _, hiddens, _ = self._decode(self._sample(mu, logvar, k).reshape(B * k, D))
+        _, hiddens, _ = self._decode(self._sample(mu, logvar, k).reshape(B * k, D), output=False)
         total = mu.new_zeros(())
         for weight, enc, dec in zip(self.config.lre_weights, enc_normalised, hiddens):
             if weight > 0:
