@@ -8,14 +8,14 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import torch
+
+from .train import atomic_write
 
 TEST_BINARISATION_SEED = 1234
 
@@ -57,10 +57,7 @@ def cached_metric(run_path: Path, key: str, compute: Callable[[], dict]) -> dict
             path.unlink()  # a torn write from a killed process: recompute rather than fail
     value = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(value, f, indent=1)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: f.write(json.dumps(value, indent=1).encode()))
     return value
 
 
@@ -81,10 +78,7 @@ def per_example_log_likelihood(run, test: TestSet, k: int, *, seed: int = 123) -
     start = time.perf_counter()
     values = iw_log_likelihood(run.model, test.x, k=k, seed=seed)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    torch.save(values, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: torch.save(values, f))
     cached_metric(run.path, _iw_key(test, k, seed) + "-seconds",
                   lambda: {"seconds": round(time.perf_counter() - start, 2)})
     return values
