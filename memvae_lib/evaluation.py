@@ -18,10 +18,12 @@ import torch
 from .train import atomic_write
 
 TEST_BINARISATION_SEED = 1234
+ACTIVITY_BINARISATION_SEED = 123  # Burda et al.'s activity data (PROTOCOLS §1.5)
 
 
 @dataclass
 class TestSet:
+    __test__ = False  # a data class, not a pytest test class
     dataset: str
     x: torch.Tensor                  # what the model is scored on (binarised MNIST, else as loaded)
     y: torch.Tensor | None
@@ -45,6 +47,19 @@ def test_set(dataset: str, n: int | None = None) -> TestSet:
         protocol.update(binarisation="dynamic (train), fixed once (test)",
                         test_binarisation_seed=TEST_BINARISATION_SEED, test_set_sha256=tensor_sha256(x)[:16])
     return TestSet(dataset, x, y, grey, protocol)
+
+
+def activity_set(dataset: str = "mnist", n: int = 500) -> torch.Tensor:
+    """The data of the active-units statistic (PROTOCOLS §1.5): the first n training images (all of
+    them when there are fewer, as Olivetti's 300), binarised once with seed 123 where the data set is
+    grey-level (MNIST), as given otherwise."""
+    from .data import fixed_binarization, load_dataset
+
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n={n!r} activity images: expected an int >= 1")
+    ds = load_dataset(dataset)
+    x = ds.train_x[:n]
+    return fixed_binarization(x, seed=ACTIVITY_BINARISATION_SEED) if ds.kind == "grey" else x
 
 
 def cached_metric(run_path: Path, key: str, compute: Callable[[], dict]) -> dict:

@@ -31,8 +31,7 @@ BASELINE_SEED = 0             # which real images are centres; k-means initialis
 MNIST_VALID = (50_000, 60_000)  # parzen_ll.py: train images 50,000-59,999 as validation
 MNIST_CENTRE_POOL = 50_000    # real-image centres and k-means come from the first 50,000 train images
 KMEANS_FIT_FACTOR = 5         # paper: 10,000 centroids of 50,000 images; k-means fits on up to 5 N
-ACTIVE_UNITS_N = 500          # §1.5: the first 500 training images ...
-ACTIVE_UNITS_SEED = 123       # ... binarised once (Burda et al.'s seed)
+ACTIVE_UNITS_N = 500          # §1.5: the first 500 training images (evaluation.activity_set)
 
 
 def parzen_data(dataset: str, profile) -> dict:
@@ -142,21 +141,19 @@ def parzen_baselines(dataset: str, profile, *, seed: int = BASELINE_SEED, device
 def active_units_report(run, dataset: str, threshold: float = 0.02, n: int = ACTIVE_UNITS_N) -> dict:
     """Active units (§1.5; eVAE threshold 0.02) on the first n training images, binarised once
     (seed 123) for MNIST, cached in the run folder: count, per-unit variances, threshold, data."""
-    from .data import fixed_binarization, load_dataset
+    from .data import load_dataset
     from .estimators import active_units
-    from .evaluation import cached_metric
+    from .evaluation import ACTIVITY_BINARISATION_SEED, activity_set, cached_metric
 
-    key = f"active-units-{dataset}-n{n}-t{threshold:g}-seed{ACTIVE_UNITS_SEED}"
+    key = f"active-units-{dataset}-n{n}-t{threshold:g}-seed{ACTIVITY_BINARISATION_SEED}"
 
     def compute():
-        ds = load_dataset(dataset)
-        x = ds.train_x[:n]
-        if ds.kind == "grey":
-            x = fixed_binarization(x, seed=ACTIVE_UNITS_SEED)
-        au = active_units(run.model, x, threshold)
+        au = active_units(run.model, activity_set(dataset, n), threshold)
+        grey = load_dataset(dataset).kind == "grey"
         return {"count": au.count, "latent": au.variances.numel(), "threshold": au.threshold,
                 "n_examples": au.n_examples, "variances": [float(v) for v in au.variances],
-                "data": f"first {au.n_examples} training images" + (" binarised once, seed 123" if ds.kind == "grey" else "")}
+                "data": f"first {au.n_examples} training images"
+                        + (f" binarised once, seed {ACTIVITY_BINARISATION_SEED}" if grey else "")}
 
     return cached_metric(run.path, key, compute)
 

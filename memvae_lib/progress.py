@@ -31,10 +31,11 @@ def progress_enabled() -> bool:
 
 
 def progress(iterable: Iterable | None = None, *, total: int | None = None, desc: str | None = None,
-             leave: bool = False) -> tqdm:
-    """A tqdm bar over `iterable` (or a manual one of `total` steps), disabled unless wanted."""
-    return tqdm(iterable, total=total, desc=desc, leave=leave, disable=not progress_enabled(),
-                dynamic_ncols=True)
+             leave: bool = False, enabled: bool | None = None) -> tqdm:
+    """A tqdm bar over `iterable` (or a manual one of `total` steps), disabled unless wanted:
+    `enabled` True/False decides, None asks `progress_enabled()`."""
+    show = progress_enabled() if enabled is None else bool(enabled)
+    return tqdm(iterable, total=total, desc=desc, leave=leave, disable=not show, dynamic_ncols=True)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

@@ -49,3 +49,22 @@ def test_paired_difference_is_exact_with_exact_posteriors_and_cached(tmp_path):
     # cached: deleting the model's ability to compute changes nothing
     worse.model.log_weights = None
     assert paired_difference(exact, worse, test, k=3) == d
+
+
+def test_activity_set_is_the_first_training_images_binarised_once_with_seed_123():
+    from memvae_lib.data import fixed_binarization, load_dataset
+
+    x = ev.activity_set("mnist", 40)
+    grey = load_dataset("mnist").train_x[:40]
+    assert torch.equal(x, fixed_binarization(grey, seed=ev.ACTIVITY_BINARISATION_SEED))
+    assert not torch.equal(x, fixed_binarization(grey, seed=TEST_BINARISATION_SEED))
+    assert torch.equal(ev.activity_set("mnist", 10), x[:10])  # a prefix, whatever n
+
+
+def test_activity_set_rejects_a_bad_size_and_caps_at_the_training_set():
+    import pytest
+
+    for bad in (0, -5, 2.5, True):
+        with pytest.raises(ValueError, match=f"n={bad!r} activity images"):
+            ev.activity_set("mnist", bad)
+    assert ev.activity_set("olivetti", 500).shape[0] == 300  # Olivetti has 300 training faces

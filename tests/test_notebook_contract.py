@@ -33,3 +33,15 @@ def test_notebook_contract(path):
     assert "slider_figure(" in source and "interactive=interactive" in source
     assert not re.search(r"class \w+\((nn\.Module|LatentVariableModel)", source), "models live in memvae_lib"
     assert (ROOT / "tests" / "goldens" / f"{name}.ipynb").is_file(), "no golden: make goldens ONLY=" + name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_golden_runs_the_notebook_as_committed(path):
+    """nbval re-executes the golden's own cells: they must be the notebook's cells (plus papermill's
+    injected parameters), or CI would test stale code. Fix: make goldens ONLY=<name>."""
+    name = f"{path.parent.name}/{path.stem}"
+    golden = json.loads((ROOT / "tests" / "goldens" / f"{name}.ipynb").read_text())["cells"]
+    golden = [c for c in golden if "injected-parameters" not in c["metadata"].get("tags", [])]
+    ours = json.loads(path.read_text())["cells"]
+    assert [("".join(c["source"]), c["cell_type"]) for c in golden] == \
+           [("".join(c["source"]), c["cell_type"]) for c in ours], f"stale golden: make goldens ONLY={name}"
