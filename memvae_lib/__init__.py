@@ -8,4 +8,6 @@ __version__ = "0.1.0"
 
 # Bumped whenever a change alters the numbers a trained model produces (an initialiser, an
 # objective, a schedule). It is part of every run's hash, so stale cached runs are never reused.
-NUMERICS_VERSION = 2
+# 3: the clipped Bernoulli as one logit-clamped kernel, the fused Lasagne Adam (same functions, other
+#    float rounding).
+NUMERICS_VERSION = 3

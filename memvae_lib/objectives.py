@@ -30,14 +30,23 @@ def log_standard_normal(x: torch.Tensor) -> torch.Tensor:
 
 
 def log_bernoulli(x: torch.Tensor, mean: torch.Tensor, clip: float | None = BERNOULLI_CLIP) -> torch.Tensor:
-    """Element-wise x log m + (1 - x) log(1 - m), m clipped to [clip, 1 - clip] (MEM) or unclipped."""
+    """Element-wise x log m + (1 - x) log(1 - m), m clipped to [clip, 1 - clip] (MEM) or unclipped.
+    The mean-parameter form, as written in MEM_DGM; the models use `log_bernoulli_logits`."""
     if clip is not None:
         mean = mean.clamp(clip, 1.0 - clip)
     return x * torch.log(mean) + (1.0 - x) * torch.log1p(-mean)
 
 
-def log_bernoulli_logits(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-    """Unclipped Bernoulli log-probability from logits, numerically stable (the IWAE reference code)."""
+def log_bernoulli_logits(x: torch.Tensor, logits: torch.Tensor, clip: float | None = None) -> torch.Tensor:
+    """Bernoulli log-probability from logits a, numerically stable: x log sigmoid(a) + (1 - x) log sigmoid(-a).
+
+    clip=None: unclipped (the IWAE reference code). With `clip`, the same function as
+    `log_bernoulli(x, sigmoid(a), clip)`: sigmoid is monotone, so clipping the mean to
+    [clip, 1 - clip] is clipping the logit to [-logit(1 - clip), logit(1 - clip)] (gradient zero
+    outside, as the clipped mean's). One fused kernel instead of sigmoid, clamp, log and log1p."""
+    if clip is not None:
+        bound = math.log1p(-clip) - math.log(clip)  # logit(1 - clip); 13.8155 for clip = 1e-6
+        logits = logits.clamp(-bound, bound)
     return -torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none")
 
 

@@ -46,6 +46,14 @@ class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite."""
 
 
+class NonFiniteLoss(TrainingDiverged):
+    """Raised by `training_step` before the update; `train` re-raises it with the epoch and step."""
+
+    def __init__(self, value: float):
+        super().__init__(f"training loss is {value}; no update was made with it")
+        self.value = value
+
+
 class TrainingPaused(RuntimeError):
     """Training stopped at an epoch boundary because its deadline passed; the checkpoint holds
     every finished epoch, and the same call again resumes from it (the device's 10-minute limit)."""
@@ -135,41 +143,49 @@ def lr_at_epoch(cfg: TrainConfig, epoch: int) -> float:
     return cfg.lr * 10 ** (-stage / 7)
 
 
-class LasagneAdam(torch.optim.Optimizer):
+class LasagneAdam(torch.optim.Adam):
     """Adam as Lasagne (and so MEM_DGM) computes it (§1.7):
         a_t = lr * sqrt(1 - b2^t) / (1 - b1^t),   theta <- theta - a_t * m_t / (sqrt(v_t) + eps).
-    torch.optim.Adam adds eps to sqrt(v_t / (1 - b2^t)) instead: the same only for
-    eps_t = eps / sqrt(1 - b2^t), a difference that matters during the first few thousand steps."""
+    torch.optim.Adam adds eps to sqrt(v_t / (1 - b2^t)) instead:
+        theta <- theta - lr / (1 - b1^t) * m_t / (sqrt(v_t) / sqrt(1 - b2^t) + eps'),
+    the same update exactly when eps' = eps / sqrt(1 - b2^t), a difference that matters during the
+    first few thousand steps. So this is torch's Adam (its fused kernel where there is one) with eps'
+    set before every step. t counts the optimiser's steps, as Lasagne's does: every parameter must
+    have a gradient at every step (a missing one is an error, as in Theano)."""
 
-    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-4):
-        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps})
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-4,
+                 fused: bool | None = None):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, fused=fused)
+        for group in self.param_groups:
+            group.setdefault("lasagne_eps", eps)
+            group.setdefault("lasagne_t", 0)
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
         for group in self.param_groups:
-            b1, b2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state.update(step=0, m=torch.zeros_like(p), v=torch.zeros_like(p))
-                state["step"] += 1
-                t, m, v = state["step"], state["m"], state["v"]
-                m.mul_(b1).add_(p.grad, alpha=1 - b1)
-                v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
-                a_t = group["lr"] * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
-                p.addcdiv_(m, v.sqrt().add_(group["eps"]), value=-a_t)
-        return loss
+            missing = sum(p.grad is None for p in group["params"])
+            if missing:
+                raise ValueError(f"LasagneAdam: {missing} of {len(group['params'])} parameters have no gradient; "
+                                 "Lasagne's Adam steps every parameter every time (use the parameters the loss uses)")
+            group["lasagne_t"] += 1
+            group["eps"] = group["lasagne_eps"] / math.sqrt(1.0 - group["betas"][1] ** group["lasagne_t"])
+        return super().step(closure)
+
+
+def _fused_supported(params) -> bool:
+    """torch's fused Adam kernel runs on CUDA, and on the CPU from torch 2.4."""
+    devices = {p.device.type for p in params}
+    if devices <= {"cuda"}:
+        return True
+    return devices <= {"cpu", "cuda"} and torch.__version__ >= "2.4"
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Lasagne's Adam or torch's, with the fused kernel where this torch has one (same update, one
+    pass over each tensor instead of six)."""
+    params = list(model.parameters())
     kind = LasagneAdam if cfg.optimizer == "adam_lasagne" else torch.optim.Adam
-    return kind(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
+    return kind(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, fused=_fused_supported(params) or None)
 
 
 def atomic_write(path: Path, write: Callable) -> None:
@@ -187,6 +203,25 @@ def atomic_write(path: Path, write: Callable) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def training_step(model, optimizer: torch.optim.Optimizer, cfg: TrainConfig, batch: dict) -> tuple[float, dict]:
+    """One update on one minibatch: loss, NaN guard, backward, clipping (global norm, then value),
+    optimiser step. Returns (loss value, logged floats). A non-finite loss raises `NonFiniteLoss`
+    before any gradient or parameter is touched. `train` calls it for every minibatch;
+    benchmarks/speed.py times it."""
+    loss, logs = model.training_loss(**batch)
+    value = loss.item()
+    if not math.isfinite(value):
+        raise NonFiniteLoss(value)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.clip_norm is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
+    if cfg.clip_value is not None:
+        nn.utils.clip_grad_value_(model.parameters(), cfg.clip_value)
+    optimizer.step()
+    return value, logs
 
 
 def _plain(value):
@@ -271,21 +306,14 @@ def train(model, train_x: torch.Tensor, cfg: TrainConfig, *, binarize: bool, run
         x_epoch = bernoulli_sample(x, generators["binarize_generator"]) if binarize else x
         sums, n = {}, 0
         for step, batch in enumerate(model.minibatches(x_epoch, cfg.batch_size, generators["shuffle_generator"]), 1):
-            loss, logs = model.training_loss(**batch)
-            value = loss.item()
-            if not math.isfinite(value):
+            try:
+                value, logs = training_step(model, optimizer, cfg, batch)
+            except NonFiniteLoss as e:
                 kept = f"the checkpoint {path} is unchanged" if path is not None else "no checkpoint was kept"
-                raise TrainingDiverged(f"training loss is {value} at epoch {epoch}, step {step} of the epoch "
+                raise TrainingDiverged(f"training loss is {e.value} at epoch {epoch}, step {step} of the epoch "
                                        f"(global step {global_step + 1}); last finite loss {last_finite}; "
-                                       f"no update was made with it and {kept}")
+                                       f"no update was made with it and {kept}") from None
             last_finite = value
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.clip_norm is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
-            if cfg.clip_value is not None:
-                nn.utils.clip_grad_value_(model.parameters(), cfg.clip_value)
-            optimizer.step()
             global_step += 1
             n += 1
             for key, v in {"loss": value, **logs}.items():

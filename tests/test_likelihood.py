@@ -135,6 +135,37 @@ def test_bad_k_raises(k):
         iw_log_likelihood(model, data(model, 4), k)
 
 
+@pytest.mark.parametrize("budget", [0, -1.0])
+def test_bad_memory_budget_raises(budget):
+    model = LinearGaussianModel()
+    with pytest.raises(ValueError, match=f"memory_budget_mb must be > 0.*got {budget}"):
+        iw_log_likelihood(model, data(model, 4), 5, memory_budget_mb=budget)
+
+
+def test_plan_fits_the_budget():
+    """MNIST (784 float32 pixels) in the 4 MB CPU budget: 1337 (example, sample) pairs per call."""
+    from memvae_lib.estimators.likelihood import DEFAULT_MEMORY_BUDGET_MB, _plan
+
+    assert DEFAULT_MEMORY_BUDGET_MB["cpu"] == 4
+    assert _plan(10_000, 5000, 784, 4, 4, None) == (1, 1337)     # k = 5000: one image, k in 4 chunks
+    assert _plan(10_000, 100, 784, 4, 4, None) == (13, 100)      # k = 100: 13 images, all k at once
+    assert _plan(10_000, 5000, 784, 4, 4, 2) == (2, 668)         # a fixed example batch shares the budget
+    assert 1337 * 784 * 4 <= 4 * 2**20 < 1338 * 784 * 4
+
+
+def test_progress_bar_quiet_unless_wanted(monkeypatch, capsys):
+    model = LinearGaussianModel()
+    x = data(model, 4)
+    monkeypatch.delenv("MEMVAE_PROGRESS", raising=False)
+    iw_log_likelihood(model, x, 5)                     # stderr is no terminal under pytest
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("MEMVAE_PROGRESS", "1")
+    iw_log_likelihood(model, x, 5)
+    assert "L_5" in capsys.readouterr().err
+    iw_log_likelihood(model, x, 5, progress=False)     # an explicit False wins
+    assert capsys.readouterr().err == ""
+
+
 def test_x_must_be_2d():
     model = LinearGaussianModel()
     with pytest.raises(ValueError, match="2-D"):

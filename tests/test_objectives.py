@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import distributions as dist
 
-from memvae_lib.objectives import (elbo, iwae_bound, kl_standard_normal, log_bernoulli, log_mean_exp,
-                                   log_normal, log_standard_normal)
+from memvae_lib.objectives import (elbo, iwae_bound, kl_standard_normal, log_bernoulli, log_bernoulli_logits,
+                                   log_mean_exp, log_normal, log_standard_normal)
 
 
 def naive_log_mean_exp(a: torch.Tensor) -> torch.Tensor:
@@ -79,3 +79,24 @@ def test_log_bernoulli_clip_bounds_log_prob():
     # float32: 1 - 1e-6 rounds to 1 - 1.013e-6, hence the tolerance
     assert torch.allclose(out[:2], torch.full((2,), math.log(1e-6)), atol=0.02)
     assert torch.isclose(out[2], torch.tensor(math.log(0.5)))
+
+
+def test_clipped_logit_form_is_the_clipped_mean_form_in_value_and_gradient():
+    """clip(sigmoid(a)) = sigmoid(clip(a)): the fused logit form computes MEM's clipped Bernoulli."""
+    a = torch.tensor([-40.0, -14.0, -13.0, -2.0, 0.0, 0.7, 13.0, 14.0, 40.0], dtype=torch.float64)
+    x = torch.tensor([1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0], dtype=torch.float64)
+    a1, a2 = a.clone().requires_grad_(), a.clone().requires_grad_()
+    fused = log_bernoulli_logits(x, a1, clip=1e-6)
+    mean_form = log_bernoulli(x, torch.sigmoid(a2), clip=1e-6)
+    assert torch.allclose(fused, mean_form, rtol=1e-12, atol=1e-9)
+    assert fused[0].item() == pytest.approx(math.log(1e-6), rel=1e-9)  # saturated: log of the clip
+    fused.sum().backward()
+    mean_form.sum().backward()
+    assert torch.allclose(a1.grad, a2.grad, atol=1e-12)
+    assert a1.grad[[0, 1, 7, 8]].abs().max() == 0                     # no gradient beyond the clip
+    assert a1.grad[3] == pytest.approx(1 - torch.sigmoid(torch.tensor(-2.0)).item())
+
+
+def test_unclipped_logit_form_reaches_past_the_clip():
+    x, a = torch.tensor([1.0]), torch.tensor([-40.0])
+    assert log_bernoulli_logits(x, a).item() == pytest.approx(-40.0, rel=1e-6)

@@ -135,12 +135,14 @@ def test_bad_config_names_the_field(field, value):
 
 
 # ---- optimiser and clipping ----------------------------------------------------------------------
-def test_lasagne_adam_matches_closed_form_and_differs_from_torch_adam():
+@pytest.mark.parametrize("fused", [None, True])
+def test_lasagne_adam_matches_closed_form_and_differs_from_torch_adam(fused):
     lr, b1, b2, eps = 0.1, 0.9, 0.999, 1e-4
     grads = [0.5, -2.0, 0.01]
     p = nn.Parameter(torch.tensor([1.0], dtype=torch.float64))
     q = nn.Parameter(p.detach().clone())
-    ours, theirs = LasagneAdam([p], lr=lr, betas=(b1, b2), eps=eps), torch.optim.Adam([q], lr=lr, betas=(b1, b2), eps=eps)
+    ours = LasagneAdam([p], lr=lr, betas=(b1, b2), eps=eps, fused=fused)
+    theirs = torch.optim.Adam([q], lr=lr, betas=(b1, b2), eps=eps)
     m = v = 0.0
     expected = 1.0
     for t, g in enumerate(grads, 1):
@@ -154,6 +156,34 @@ def test_lasagne_adam_matches_closed_form_and_differs_from_torch_adam():
             assert p.item() == pytest.approx(1.0 - lr * g / (abs(g) + eps / math.sqrt(1 - b2)), rel=1e-12)
             assert q.item() == pytest.approx(1.0 - lr * g / (abs(g) + eps), rel=1e-12)
             assert abs(p.item() - q.item()) > 1e-4
+
+
+def test_lasagne_adam_state_survives_a_checkpoint_round_trip():
+    """The step count t travels in the state dict: a reloaded optimiser continues the same sequence."""
+    torch.manual_seed(0)
+    grads = torch.randn(6, 3, dtype=torch.float64)
+    a = nn.Parameter(torch.zeros(3, dtype=torch.float64))
+    b = nn.Parameter(torch.zeros(3, dtype=torch.float64))
+    opt_a = LasagneAdam([a], lr=0.1)
+    opt_b = LasagneAdam([b], lr=0.1)
+    for t, g in enumerate(grads):
+        if t == 3:  # b's optimiser is rebuilt from a saved state halfway
+            state = opt_b.state_dict()
+            opt_b = LasagneAdam([b], lr=0.1)
+            opt_b.load_state_dict(state)
+        for p, opt in ((a, opt_a), (b, opt_b)):
+            p.grad = g.clone()
+            opt.step()
+    assert torch.equal(a, b)
+    assert opt_b.param_groups[0]["lasagne_t"] == 6
+
+
+def test_lasagne_adam_refuses_a_parameter_without_gradient():
+    used, unused = nn.Parameter(torch.zeros(2)), nn.Parameter(torch.zeros(2))
+    opt = LasagneAdam([used, unused])
+    used.grad = torch.ones(2)
+    with pytest.raises(ValueError, match="1 of 2 parameters have no gradient"):
+        opt.step()
 
 
 class LinearLoss(nn.Module):

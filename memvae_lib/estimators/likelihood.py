@@ -18,7 +18,14 @@ import math
 import numpy as np
 import torch
 
+from ..progress import progress as progress_bar
 from ._util import as_tensor, check_matrix, chunks, evaluation_mode, model_device, model_dtype, seeded
+
+
+# Default working-set sizes per call of log_weights: on a CPU, chunks that stay in the cache are
+# faster than large ones (4 MB ran 1.5-2x faster than 256 MB on a 2-core Xeon, 2 MB L2 per core); a GPU
+# wants large batches to fill its cores.
+DEFAULT_MEMORY_BUDGET_MB = {"cpu": 4, "cuda": 512}
 
 
 def _plan(n: int, k: int, d_x: int, bytes_per_float: int, memory_budget_mb: float,
@@ -36,21 +43,25 @@ def iw_log_likelihood(
     x,
     k: int = 5000,
     *,
-    memory_budget_mb: float = 256,
+    memory_budget_mb: float | None = None,
     example_batch: int | None = None,
     seed: int | None = None,
-    progress: bool = False,
+    progress: bool | None = None,
 ) -> torch.Tensor:
     """Per-example L_k(x), a float64 CPU tensor of shape (N,) (§1.4; mean it for the table entry).
 
     The model is put in eval mode (stored batch-norm statistics: call `model.prepare_evaluation`
     first) and run under no_grad on its own device. Each call `model.log_weights(x_chunk, k_chunk)`
-    holds about example_batch x k_chunk x D_x floats, sized to `memory_budget_mb` unless
-    `example_batch` is given. With `seed`, the global RNG is forked and seeded (the caller's RNG state
-    is unchanged afterwards); the samples then depend on the seed and on the chunking.
+    holds about example_batch x k_chunk x D_x floats, sized to `memory_budget_mb` (default by
+    device: `DEFAULT_MEMORY_BUDGET_MB`) unless `example_batch` is given. With `seed`, the global RNG
+    is forked and seeded (the caller's RNG state is unchanged afterwards); the samples then depend
+    on the seed, the chunking and the device. `progress`: a bar over the calls; None shows it where
+    `memvae_lib.progress` does (a terminal, or MEMVAE_PROGRESS=1), never under papermill or CI.
     """
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    if memory_budget_mb is not None and not memory_budget_mb > 0:
+        raise ValueError(f"memory_budget_mb must be > 0 (or None for the device default), got {memory_budget_mb!r}")
     if example_batch is not None and example_batch < 1:
         raise ValueError(f"example_batch must be >= 1, got {example_batch!r}")
     device, dtype = model_device(model), model_dtype(model)
@@ -58,12 +69,11 @@ def iw_log_likelihood(
     check_matrix(x)
     x = x.to(device=device, dtype=dtype)
     n, d_x = x.shape
+    if memory_budget_mb is None:
+        memory_budget_mb = DEFAULT_MEMORY_BUDGET_MB.get(device.type, DEFAULT_MEMORY_BUDGET_MB["cpu"])
     batch, k_chunk = _plan(n, int(k), d_x, x.element_size(), memory_budget_mb, example_batch)
     n_calls = math.ceil(n / batch) * math.ceil(k / k_chunk)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=n_calls, desc=f"L_{k}", leave=False)
+    bar = progress_bar(total=n_calls, desc=f"L_{k}", enabled=progress)
 
     out = torch.empty(n, dtype=torch.float64)
     with evaluation_mode(model), seeded(seed, device):
@@ -76,14 +86,12 @@ def iw_log_likelihood(
                                      f"({rows.stop - rows.start}, [S,] {ks.stop - ks.start})")
                 part = torch.logsumexp(log_w, dim=-1)
                 acc = part if acc is None else torch.logaddexp(acc, part)
-                if bar is not None:
-                    bar.update(1)
+                bar.update(1)
             # L_k = logsumexp_j log w_j - log k, per stratum; strata (log p(y) inside) by logsumexp
             per_stratum = acc - math.log(k)
             est = torch.logsumexp(per_stratum, dim=-1) if per_stratum.dim() == 2 else per_stratum
             out[rows] = est.cpu()
-    if bar is not None:
-        bar.close()
+    bar.close()
     if torch.isnan(out).any():
         raise FloatingPointError(f"{int(torch.isnan(out).sum())} of {n} log-likelihood estimates are NaN")
     return out

@@ -18,8 +18,7 @@ import torch
 from torch import nn
 
 from ..nets import BN_EPS, MLP, dense
-from ..objectives import (iwae_bound, kl_standard_normal, log_bernoulli, log_bernoulli_logits,
-                          log_normal, log_standard_normal)
+from ..objectives import iwae_bound, kl_standard_normal, log_bernoulli_logits, log_normal, log_standard_normal
 from .base import LatentVariableModel
 
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -155,9 +154,8 @@ class VAE(LatentVariableModel):
         a, logvar = out
         if self.config.likelihood == "gaussian":
             return log_normal(x, a, logvar).sum(-1)
-        if self.config.bernoulli_clip is None:
-            return log_bernoulli_logits(x, a).sum(-1)
-        return log_bernoulli(x, torch.sigmoid(a), self.config.bernoulli_clip).sum(-1)
+        # clipped: x log m + (1 - x) log(1 - m), m = clip(sigmoid(a), 1e-6, 1 - 1e-6) (MEM, §1.3)
+        return log_bernoulli_logits(x, a, self.config.bernoulli_clip).sum(-1)
 
     def decode_mean(self, z: torch.Tensor, memory_override: dict | None = None) -> torch.Tensor:
         """Bernoulli probabilities (unclipped sigmoid) or Gaussian means, (N, D_x).
@@ -185,8 +183,9 @@ class VAE(LatentVariableModel):
         B, D = mu.shape
         log_pz = log_standard_normal(z).sum(-1)
         log_qz = log_normal(z, mu.unsqueeze(1), logvar.unsqueeze(1)).sum(-1)
-        x_rep = x.unsqueeze(1).expand(B, k, x.shape[1]).reshape(B * k, -1)
-        log_px = self._log_px(x_rep, self._decode(z.reshape(B * k, D))[0]).view(B, k)
+        out = self._decode(z.reshape(B * k, D))[0]
+        out = tuple(t.view(B, k, -1) if t is not None else None for t in out)
+        log_px = self._log_px(x.unsqueeze(1).expand(B, k, x.shape[1]), out)  # x broadcast, never copied k times
         return log_pz + log_px - log_qz  # (B, k)
 
     def log_weights(self, x: torch.Tensor, k: int) -> torch.Tensor:
