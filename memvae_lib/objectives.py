@@ -37,17 +37,24 @@ def log_bernoulli(x: torch.Tensor, mean: torch.Tensor, clip: float | None = BERN
     return x * torch.log(mean) + (1.0 - x) * torch.log1p(-mean)
 
 
-def log_bernoulli_logits(x: torch.Tensor, logits: torch.Tensor, clip: float | None = None) -> torch.Tensor:
-    """Bernoulli log-probability from logits a, numerically stable: x log sigmoid(a) + (1 - x) log sigmoid(-a).
+def bernoulli_nll_logits(x: torch.Tensor, logits: torch.Tensor, clip: float | None = None) -> torch.Tensor:
+    """Element-wise -log p(x | a) for Bernoulli logits a, numerically stable:
+    -[x log sigmoid(a) + (1 - x) log sigmoid(-a)]  (binary cross-entropy with logits).
 
     clip=None: unclipped (the IWAE reference code). With `clip`, the same function as
-    `log_bernoulli(x, sigmoid(a), clip)`: sigmoid is monotone, so clipping the mean to
+    `-log_bernoulli(x, sigmoid(a), clip)`: sigmoid is monotone, so clipping the mean to
     [clip, 1 - clip] is clipping the logit to [-logit(1 - clip), logit(1 - clip)] (gradient zero
     outside, as the clipped mean's). One fused kernel instead of sigmoid, clamp, log and log1p."""
     if clip is not None:
         bound = math.log1p(-clip) - math.log(clip)  # logit(1 - clip); 13.8155 for clip = 1e-6
         logits = logits.clamp(-bound, bound)
-    return -torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none")
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none")
+
+
+def log_bernoulli_logits(x: torch.Tensor, logits: torch.Tensor, clip: float | None = None) -> torch.Tensor:
+    """Element-wise log p(x | a) = -`bernoulli_nll_logits(x, a, clip)`. (Summing first and negating
+    the sum, as the models do, saves a pass over the pixels.)"""
+    return -bernoulli_nll_logits(x, logits, clip)
 
 
 def kl_standard_normal(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

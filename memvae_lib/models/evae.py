@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ..nets import MLP, batch_norm_layers, collecting_batch_norm, dense
-from ..objectives import kl_standard_normal, log_bernoulli_logits, log_normal, log_standard_normal
+from ..objectives import bernoulli_nll_logits, kl_standard_normal, log_normal, log_standard_normal
 from .base import LatentVariableModel
 
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -157,7 +157,7 @@ def log_likelihood(x: torch.Tensor, out, likelihood: str) -> torch.Tensor:
     """log p(x | decoder output), summed over the last (pixel) axis: Bernoulli from unclipped logits,
     or Gaussian N(x; mean, exp(logvar)) of eq. 5 from `out = (mean, logvar)`."""
     if likelihood == "bernoulli":
-        return log_bernoulli_logits(x.expand_as(out), out).sum(-1)
+        return -bernoulli_nll_logits(x.expand_as(out), out).sum(-1)
     mean, logvar = out
     return log_normal(x, mean, logvar).sum(-1)
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..nets import BN_EPS, MLP, dense
-from ..objectives import iwae_bound, kl_standard_normal, log_bernoulli_logits, log_normal, log_standard_normal
+from ..objectives import bernoulli_nll_logits, iwae_bound, kl_standard_normal, log_normal, log_standard_normal
 from .base import LatentVariableModel
 
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -154,8 +154,8 @@ class VAE(LatentVariableModel):
         a, logvar = out
         if self.config.likelihood == "gaussian":
             return log_normal(x, a, logvar).sum(-1)
-        # clipped: x log m + (1 - x) log(1 - m), m = clip(sigmoid(a), 1e-6, 1 - 1e-6) (MEM, §1.3)
-        return log_bernoulli_logits(x, a, self.config.bernoulli_clip).sum(-1)
+        # sum_i x_i log m_i + (1 - x_i) log(1 - m_i), m = clip(sigmoid(a), 1e-6, 1 - 1e-6) (MEM, §1.3)
+        return -bernoulli_nll_logits(x, a, self.config.bernoulli_clip).sum(-1)
 
     def decode_mean(self, z: torch.Tensor, memory_override: dict | None = None) -> torch.Tensor:
         """Bernoulli probabilities (unclipped sigmoid) or Gaussian means, (N, D_x).
