@@ -162,6 +162,10 @@ class LasagneAdam(torch.optim.Adam):
 
     @torch.no_grad()
     def step(self, closure=None):
+        loss = None
+        if closure is not None:  # the gradients must exist before t and eps' are set
+            with torch.enable_grad():
+                loss = closure()
         for group in self.param_groups:
             missing = sum(p.grad is None for p in group["params"])
             if missing:
@@ -169,7 +173,8 @@ class LasagneAdam(torch.optim.Adam):
                                  "Lasagne's Adam steps every parameter every time (use the parameters the loss uses)")
             group["lasagne_t"] += 1
             group["eps"] = group["lasagne_eps"] / math.sqrt(1.0 - group["betas"][1] ** group["lasagne_t"])
-        return super().step(closure)
+        super().step()
+        return loss
 
 
 def _fused_supported(params) -> bool:

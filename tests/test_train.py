@@ -178,6 +178,24 @@ def test_lasagne_adam_state_survives_a_checkpoint_round_trip():
     assert opt_b.param_groups[0]["lasagne_t"] == 6
 
 
+def test_lasagne_adam_with_a_closure_steps_like_without():
+    a, b = nn.Parameter(torch.tensor([1.0, -2.0])), nn.Parameter(torch.tensor([1.0, -2.0]))
+    opt_a, opt_b = LasagneAdam([a], lr=0.1), LasagneAdam([b], lr=0.1)
+
+    def closure():
+        opt_b.zero_grad()
+        loss = (b ** 2).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        opt_a.zero_grad()
+        (a ** 2).sum().backward()
+        opt_a.step()
+        assert opt_b.step(closure).item() > 0
+    assert torch.equal(a, b)
+
+
 def test_lasagne_adam_refuses_a_parameter_without_gradient():
     used, unused = nn.Parameter(torch.zeros(2)), nn.Parameter(torch.zeros(2))
     opt = LasagneAdam([used, unused])
