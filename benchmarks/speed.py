@@ -166,7 +166,7 @@ def training_table(x, device, steps: int, repeats: int) -> list[str]:
 
 def iwll_table(x, device, ks: list[int], repeats: int) -> list[str]:
     """IW-LL throughput for each k: ours (chunked over examples and samples, float64 accumulation)
-    against the per-image loop on the plain reference; then the matmul FLOP floor of the largest k."""
+    against the per-image loop on the plain reference; then the matmul FLOP floor of the last k."""
     torch.manual_seed(0)
     model = VAE(VAEConfig()).to(device)
     model.prepare_evaluation(x)  # BN statistics from a batch, as from the training set

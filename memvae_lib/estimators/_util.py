@@ -62,3 +62,15 @@ def evaluation_mode(model: nn.Module):
             yield
     finally:
         model.train(was_training)
+
+
+def map_batches(model, x, fn, batch_size: int) -> torch.Tensor:
+    """torch.cat of fn(batch) over x in batches, in eval mode without gradients, as float64 on the
+    CPU; x moves to the model's device and dtype first."""
+    x = as_tensor(x)
+    check_matrix(x)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    x = x.to(device=model_device(model), dtype=model_dtype(model))
+    with evaluation_mode(model):
+        return torch.cat([fn(x[rows]).to(torch.float64).cpu() for rows in chunks(x.shape[0], batch_size)])

@@ -14,7 +14,7 @@ import dataclasses
 
 import torch
 
-from ._util import as_tensor, check_matrix, chunks, evaluation_mode, model_device, model_dtype
+from ._util import as_tensor, map_batches
 
 
 @dataclasses.dataclass
@@ -30,19 +30,9 @@ class ActiveUnits:
                 f"(A_u >= {self.threshold:g} over {self.n_examples} examples)")
 
 
-def _map_batches(model, x, fn, batch_size: int) -> torch.Tensor:
-    x = as_tensor(x)
-    check_matrix(x)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    x = x.to(device=model_device(model), dtype=model_dtype(model))
-    with evaluation_mode(model):
-        return torch.cat([fn(x[rows]).to(torch.float64).cpu() for rows in chunks(x.shape[0], batch_size)])
-
-
 def active_units(model, x, threshold: float = 0.01, *, batch_size: int = 1000) -> ActiveUnits:
     """Count units whose posterior mean varies across x by at least `threshold` (biased variance)."""
-    means = _map_batches(model, x, model.posterior_mean, batch_size)  # (N, latent) float64
+    means = map_batches(model, x, model.posterior_mean, batch_size)  # (N, latent) float64
     variances = means.var(dim=0, unbiased=False)
     active = variances >= threshold
     return ActiveUnits(count=int(active.sum()), variances=variances, threshold=float(threshold),
@@ -51,7 +41,7 @@ def active_units(model, x, threshold: float = 0.01, *, batch_size: int = 1000) -
 
 def per_unit_kl(model, x, *, batch_size: int = 1000) -> torch.Tensor:
     """Mean over x of the analytic KL(q(z_u | x) || p(z_u)) per unit, (latent,) float64."""
-    return _map_batches(model, x, model.kl_per_unit, batch_size).mean(dim=0)
+    return map_batches(model, x, model.kl_per_unit, batch_size).mean(dim=0)
 
 
 def activity_order(variances) -> torch.Tensor:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._util import as_tensor, check_matrix, chunks, evaluation_mode, model_device, model_dtype
+from ._util import map_batches
 
 
 def reconstruction_nll(model, x, *, batch_size: int = 1000) -> float:
@@ -18,14 +18,8 @@ def reconstruction_nll(model, x, *, batch_size: int = 1000) -> float:
     likelihood = getattr(getattr(model, "config", None), "likelihood", "bernoulli")
     if likelihood != "bernoulli":
         raise ValueError(f"reconstruction_nll needs a Bernoulli decoder; this model's likelihood is {likelihood!r}")
-    x = as_tensor(x)
-    check_matrix(x)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    x = x.to(device=model_device(model), dtype=model_dtype(model))
-    total = 0.0
-    with evaluation_mode(model):
-        for rows in chunks(x.shape[0], batch_size):
-            m = model.reconstruct(x[rows])
-            total += float(F.binary_cross_entropy(m, x[rows], reduction="none").to(torch.float64).sum())
-    return total / x.shape[0]
+
+    def per_example(xb):  # float64 before the pixel sum
+        return F.binary_cross_entropy(model.reconstruct(xb), xb, reduction="none").to(torch.float64).sum(1)
+
+    return float(map_batches(model, x, per_example, batch_size).mean())
