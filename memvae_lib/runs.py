@@ -19,7 +19,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import torch
 
@@ -74,9 +74,9 @@ def spec_hash(spec: RunSpec) -> str:
     return hashlib.sha256(spec_json(spec).encode()).hexdigest()[:16]
 
 
-def runs_dir() -> Path:
-    """$MEMVAE_RUNS_DIR, else ~/.cache/memvae/runs."""
-    env = os.environ.get("MEMVAE_RUNS_DIR")
+def runs_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """$MEMVAE_RUNS_DIR (of `environ`, os.environ by default), else ~/.cache/memvae/runs."""
+    env = (os.environ if environ is None else environ).get("MEMVAE_RUNS_DIR")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "memvae" / "runs"
 
 

@@ -5,8 +5,9 @@
     make goldens ONLY=mem/table1       # one notebook (others untouched)
 
 tests/goldens/<paper>/<name>.ipynb is the papermill output with run-specific metadata (timings,
-absolute paths) stripped; `pytest --nbval-lax tests/goldens` (make test) re-executes it and compares
-the cells marked `# NBVAL_CHECK_OUTPUT`. Figures and results JSON of this smoke run go to
+absolute paths) stripped, executed under the pinned CPU numerics of memvae_lib/reproducible.py
+(recorded in its metadata); `pytest --nbval-lax tests/goldens` (make test) re-executes it under the
+same pin (tests/goldens/conftest.py) and compares the cells marked `# NBVAL_CHECK_OUTPUT`. Figures and results JSON of this smoke run go to
 notebooks/_build/smoke-figures (run_notebooks does that at smoke), never over the committed figures/.
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 import nbformat
 
 from memvae_lib.batch import discover_notebooks, run_notebooks
+from memvae_lib.reproducible import PINNED_CPU_ENV, numerics_fingerprint, pin_cpu_numerics
 from memvae_lib.results import project_root
 
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
@@ -47,6 +49,8 @@ def main(argv=None) -> int:
     parser.add_argument("--goldens-dir", type=Path, default=root / "tests" / "goldens")
     args = parser.parse_args(argv)
 
+    pin_cpu_numerics()  # the kernels papermill starts inherit it; nbval's do the same
+    numerics = {**numerics_fingerprint(), "pinned": PINNED_CPU_ENV}
     results = run_notebooks("smoke", only=args.only, jobs=args.jobs, notebooks_dir=args.notebooks_dir)
     for r in results:
         if not r.ok:
@@ -54,7 +58,9 @@ def main(argv=None) -> int:
             continue
         golden = args.goldens_dir / f"{r.name}.ipynb"
         golden.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(strip_volatile(nbformat.read(r.output_path, as_version=4)), golden)
+        nb = strip_volatile(nbformat.read(r.output_path, as_version=4))
+        nb.metadata["memvae"] = {"numerics": numerics}
+        nbformat.write(nb, golden)
         print(f"golden {golden.relative_to(args.goldens_dir.parent)}")
     if not args.only:  # goldens of notebooks that no longer exist would test nothing real
         current = set(discover_notebooks(args.notebooks_dir))
