@@ -64,13 +64,11 @@ def _summary(result, seconds: float, **extra) -> dict:
             "label": LEGACY_LABEL, "seconds": round(seconds, 2), **extra}
 
 
-@torch.no_grad()
 def model_samples(run, n: int, seed: int = SAMPLE_SEED) -> torch.Tensor:
     """n decoder means of prior samples (§3.5: "Parzen samples = decoder means"), float32 CPU (n, d)."""
-    model = run.model
-    model.eval()
-    generator = torch.Generator(device=model.device).manual_seed(seed)
-    return torch.cat([model.sample(min(1000, n - i), generator).float().cpu() for i in range(0, n, 1000)])
+    from .evaluation import generations
+
+    return generations(run.model, n, seed)
 
 
 def parzen_report(run, dataset: str, profile, *, seed: int = SAMPLE_SEED, device=None) -> dict:

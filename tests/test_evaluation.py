@@ -68,3 +68,23 @@ def test_activity_set_rejects_a_bad_size_and_caps_at_the_training_set():
         with pytest.raises(ValueError, match=f"n={bad!r} activity images"):
             ev.activity_set("mnist", bad)
     assert ev.activity_set("olivetti", 500).shape[0] == 300  # Olivetti has 300 training faces
+
+
+def test_generations_of_two_models_decode_the_same_prior_draws():
+    a = LinearGaussianModel(data_dim=6, latent_dim=3, noise_std=0.3)
+    b = LinearGaussianModel(data_dim=6, latent_dim=3, noise_std=0.3)  # other weights, same latent size
+    z = torch.randn(1000, 3, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    for model in (a, b):
+        images = ev.generations(model, 1200, seed=7)
+        assert images.shape == (1200, 6) and images.dtype == torch.float32
+        torch.testing.assert_close(images[:1000], model.decode_mean(z).float())
+    assert not torch.equal(ev.generations(a, 10, seed=7), ev.generations(a, 10, seed=8))
+
+
+def test_inputs_and_reconstructions_stack_the_inputs_over_their_posterior_mean_decodings():
+    model = LinearGaussianModel(data_dim=6, latent_dim=3, noise_std=0.3)
+    x = torch.randn(4, 6, dtype=torch.float64)
+    panel = ev.inputs_and_reconstructions(model, x)
+    assert panel.shape == (8, 6) and torch.equal(panel[:4], x)
+    torch.testing.assert_close(panel[4:], model.decode_mean(model.posterior_mean(x)))
+    assert not torch.allclose(panel[4:], x)  # the model is no identity: the bottom half is its own
