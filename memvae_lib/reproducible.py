@@ -1,9 +1,9 @@
 """Bitwise-reproducible CPU numerics across x86-64 machines, for the nbval goldens.
 
 A fixed seed gives the same numbers run after run on one machine, but not on another: PyTorch
-picks its CPU kernels by the host's instruction set (AVX-512, AVX2, or none), MKL picks its GEMM
-code path the same way, and both split reductions by the number of threads. The results then differ
-in the last bits, and a few hundred training steps carry that into the second decimal of a printed
+picks its CPU kernels by the host's instruction set (AVX-512, AVX2, or none), MKL and numpy's
+OpenBLAS pick their GEMM code paths the same way, and reductions are split by the number of
+threads. The results then differ in the last bits, and a few hundred training steps carry that into the second decimal of a printed
 table (CI once counted 43 slots where the golden said 44). The goldens are therefore recorded and
 checked under one pinned environment, in which those choices no longer depend on the host:
 
@@ -29,6 +29,7 @@ PINNED_CPU_ENV = {
     "MKL_CBWR": "COMPATIBLE",  # MKL's conditional numerical reproducibility: one path on any x86-64
     "OMP_NUM_THREADS": "2",  # reductions split the same way whatever the core count
     "MKL_NUM_THREADS": "2",
+    "OPENBLAS_CORETYPE": "Nehalem",  # numpy's OpenBLAS (scikit-learn's k-means): SSE4.2 kernels, any x86-64
     "CUDA_VISIBLE_DEVICES": "",  # device='auto' means the CPU even on a machine with a GPU
 }
 PINNED_RUNS_SUBDIR = "pinned-cpu"
