@@ -3,19 +3,20 @@
 A fixed seed gives the same numbers run after run on one machine, but not on another: PyTorch
 picks its CPU kernels by the host's instruction set (AVX-512, AVX2, or none), MKL and numpy's
 OpenBLAS pick their GEMM code paths the same way, and reductions are split by the number of
-threads. The results then differ in the last bits, and a few hundred training steps carry that into the second decimal of a printed
-table (CI once counted 43 slots where the golden said 44). The goldens are therefore recorded and
-checked under one pinned environment, in which those choices no longer depend on the host:
+threads. The results then differ in the last bits, and a few hundred training steps carry that
+into the second decimal of a printed table (CI once counted 43 slots where the golden said 44).
+The goldens are therefore recorded and checked under one pinned environment, in which those
+choices no longer depend on the host:
 
     pin_cpu_numerics()      # before any kernel starts: kernels inherit os.environ
 
 `make goldens` (scripts/refresh_goldens.py) and `make test` (tests/goldens/conftest.py) both do.
 
-Smoke runs are about 20% slower so pinned. Runs trained so live in their own cache folder
-(`pinned-cpu` under the run cache), so that a smoke run cached by an ordinary session is never
-mistaken for a pinned one. What the pin cannot cover: another torch version or another
-architecture (arm64 has no MKL) computes other kernels; `numerics_fingerprint` records what the
-goldens were made with, and the goldens' pytest header warns when the current one differs.
+Pinned smoke runs are about 20% slower. They are cached in a folder of their own (`pinned-cpu`
+under the run cache), so a smoke run trained without the pin is never taken for a pinned one.
+What the pin cannot cover: another torch version or another architecture (arm64 has no MKL)
+computes with other kernels. `numerics_fingerprint` records what the goldens were made with, and
+the goldens' pytest run warns when the current one differs.
 """
 
 from __future__ import annotations

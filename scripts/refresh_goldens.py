@@ -7,8 +7,9 @@
 tests/goldens/<paper>/<name>.ipynb is the papermill output with run-specific metadata (timings,
 absolute paths) stripped, executed under the pinned CPU numerics of memvae_lib/reproducible.py
 (recorded in its metadata); `pytest --nbval-lax tests/goldens` (make test) re-executes it under the
-same pin (tests/goldens/conftest.py) and compares the cells marked `# NBVAL_CHECK_OUTPUT`. Figures and results JSON of this smoke run go to
-notebooks/_build/smoke-figures (run_notebooks does that at smoke), never over the committed figures/.
+same pin (tests/goldens/conftest.py) and compares the cells marked `# NBVAL_CHECK_OUTPUT`.
+Figures and results JSON of this smoke run go to notebooks/_build/smoke-figures (run_notebooks
+does that at smoke), never over the committed figures/.
 """
 
 import argparse

@@ -40,9 +40,9 @@ def test_torch_in_a_pinned_process_uses_the_plain_kernels_and_two_threads():
 
 def test_numpys_openblas_in_a_pinned_process_uses_the_pinned_kernels():
     env = {**os.environ, **PINNED_CPU_ENV}
-    out = subprocess.run([sys.executable, "-c", "import json, numpy, threadpoolctl; print(json.dumps(sorted({"
-                          "i['architecture'] for i in threadpoolctl.threadpool_info() if i['internal_api'] == 'openblas'})))"],
-                         env=env, capture_output=True, text=True, check=True).stdout
+    code = ("import json, numpy, threadpoolctl; print(json.dumps(sorted({i['architecture'] for i in "
+            "threadpoolctl.threadpool_info() if i['internal_api'] == 'openblas'})))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert json.loads(out) in ([], [PINNED_CPU_ENV["OPENBLAS_CORETYPE"]])  # [] where numpy has another BLAS
 
 

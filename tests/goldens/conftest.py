@@ -24,8 +24,9 @@ def golden_fingerprints() -> set[str]:
     """The torch and architecture each golden was recorded with ('unrecorded' where none is)."""
     seen = set()
     for path in GOLDENS.glob("*/*.ipynb"):
-        recorded = json.loads(path.read_text()).get("metadata", {}).get("memvae", {}).get("numerics")
-        seen.add(fingerprint_text({k: recorded[k] for k in ("torch", "machine")}) if recorded else "unrecorded")
+        recorded = json.loads(path.read_text())["metadata"].get("memvae", {}).get("numerics")
+        seen.add(fingerprint_text({k: recorded[k] for k in ("torch", "machine")})
+                 if recorded else "unrecorded")
     return seen
 
 
@@ -41,7 +42,8 @@ def numerics_note() -> str | None:
 
 
 def pytest_report_header(config):
-    return numerics_note() or f"goldens: pinned CPU numerics, {fingerprint_text(numerics_fingerprint())} as recorded"
+    here = fingerprint_text(numerics_fingerprint())
+    return numerics_note() or f"goldens: pinned CPU numerics, {here} as recorded"
 
 
 def pytest_terminal_summary(terminalreporter):
