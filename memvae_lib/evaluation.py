@@ -15,6 +15,7 @@ from typing import Callable
 
 import torch
 
+from .estimators._util import evaluation_mode
 from .train import atomic_write
 
 TEST_BINARISATION_SEED = 1234
@@ -67,17 +68,17 @@ def generations(model, n: int, seed: int) -> torch.Tensor:
     """Decoder means of n prior samples, float32 on the CPU, (n, d): the images of the generation
     figures. A fresh generator seeded `seed` per call, so models shown side by side decode draws
     from the same stream; drawn 1000 at a time to bound memory."""
-    model.eval()
     generator = torch.Generator(device=model.device).manual_seed(seed)
-    return torch.cat([model.sample(min(1000, n - i), generator).float().cpu() for i in range(0, n, 1000)])
+    with evaluation_mode(model):
+        return torch.cat([model.sample(min(1000, n - i), generator).float().cpu() for i in range(0, n, 1000)])
 
 
 @torch.no_grad()
 def inputs_and_reconstructions(model, x: torch.Tensor) -> torch.Tensor:
     """The reconstruction panels' layout (eVAE Figs. 9, 10): the inputs x, then their
     reconstructions (decoder mean at the posterior mean), on the CPU, (2 * len(x), d)."""
-    model.eval()
-    return torch.cat([x.cpu(), model.reconstruct(x.to(model.device)).cpu()])
+    with evaluation_mode(model):
+        return torch.cat([x.cpu(), model.reconstruct(x.to(model.device)).cpu()])
 
 
 def cached_metric(run_path: Path, key: str, compute: Callable[[], dict]) -> dict:

@@ -31,7 +31,7 @@ def log_standard_normal(x: torch.Tensor) -> torch.Tensor:
 
 def log_bernoulli(x: torch.Tensor, mean: torch.Tensor, clip: float | None = BERNOULLI_CLIP) -> torch.Tensor:
     """Element-wise x log m + (1 - x) log(1 - m), m clipped to [clip, 1 - clip] (MEM) or unclipped.
-    The mean-parameter form, as written in MEM_DGM; the models use `log_bernoulli_logits`."""
+    The mean-parameter form, as written in MEM_DGM; the models use `bernoulli_nll_logits`."""
     if clip is not None:
         mean = mean.clamp(clip, 1.0 - clip)
     return x * torch.log(mean) + (1.0 - x) * torch.log1p(-mean)
