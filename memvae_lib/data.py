@@ -69,9 +69,12 @@ class DataError(Exception):
 
 
 def data_dir() -> pathlib.Path:
-    """`$MEMVAE_DATA_DIR` if set (CI points it at `shared/data`), else `~/.cache/memvae/data`."""
+    """`$MEMVAE_DATA_DIR` if set (CI points it at `shared/data`), else `~/.cache/memvae/data`; always
+    absolute (a relative value counts from the current directory; see memvae_lib.PATH_VARIABLES)."""
     env = os.environ.get("MEMVAE_DATA_DIR")
-    return pathlib.Path(env).expanduser() if env else pathlib.Path.home() / ".cache" / "memvae" / "data"
+    if not env:
+        return pathlib.Path.home() / ".cache" / "memvae" / "data"
+    return pathlib.Path(os.path.abspath(pathlib.Path(env).expanduser()))
 
 
 _default_data_dir = data_dir  # load_dataset's `data_dir` argument shadows the function

@@ -5,16 +5,26 @@ folder, and `get_or_train` trains a run once and loads it ever after.
         spec.json        the canonical spec, human-readable (written before training)
         checkpoint.pt    model, optimiser, RNG states, history (train.py; resumed after a kill)
         model.pt         final weights with BN statistics from the full training set (§1.6)
+        *.pt.sha256      the digest of checkpoint.pt / model.pt, checked on every load
+                         (train.write_verified: a kill never makes a good file look damaged)
         history.json     per-epoch history
         done             written last: the run is finished
         .lock            flock'd while a process trains or loads, so concurrent askers train once
+
+A damaged checkpoint.pt or model.pt is never used: loading it raises an error that names the file
+and the fix (delete it, or the run folder, to retrain). Run folders finished before digests were
+recorded (model.pt without model.pt.sha256) are refused the same way, with one more fix in the
+message: `train.record_digest(file)` for a user who trusts the file. A finished run in a folder this
+process cannot write (a read-only or group-shared cache) is loaded without writing anything.
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import hashlib
+import io
 import json
 import os
 from dataclasses import dataclass
@@ -24,9 +34,10 @@ from typing import Callable, Mapping
 import torch
 
 from .progress import resolve_device
-from .train import TrainConfig, atomic_write, train
+from .train import IntegrityError, TrainConfig, atomic_write, read_verified, train, write_verified
 
 DATASETS = ("mnist", "ocr_letters", "frey", "olivetti")
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
 EVAL_BINARIZATION_SEED = 1234  # the one binarised copy of the training set used for BN statistics
 
 
@@ -38,6 +49,7 @@ class RunSpec:
     train_subset: int | None = None    # first n training examples (None: all)
     binarize: bool = True              # dynamic binarisation (MNIST); False for OCR, Frey, Olivetti
     label: str = ""                    # a human name ('MEM-IWAE-50'); not part of the hash
+    dtype: str = "float32"             # parameters and data; "float64" makes a run CPU-independent (smoke)
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
@@ -51,17 +63,22 @@ class RunSpec:
             raise ValueError(f"RunSpec.train_subset={self.train_subset!r} is not allowed; expected None or an int >= 1")
         if not isinstance(self.binarize, bool):
             raise ValueError(f"RunSpec.binarize={self.binarize!r} is not allowed; expected True or False")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"RunSpec.dtype={self.dtype!r} is not allowed; expected one of {sorted(DTYPES)}")
 
 
 def spec_json(spec: RunSpec, indent: int | None = None) -> str:
     """Canonical JSON of everything that changes the numbers: sorted keys, config class names,
-    memvae_lib.NUMERICS_VERSION; the label is left out."""
+    memvae_lib.NUMERICS_VERSION; the label is left out, and so is the dtype at its float32 default
+    (the field came after numerics v3: float32 runs keep the folders they had)."""
     from . import NUMERICS_VERSION
     from .models.base import config_dict
 
     canonical = {"dataset": spec.dataset, "model": config_dict(spec.model),
                  "train": dataclasses.asdict(spec.train), "train_subset": spec.train_subset,
                  "binarize": spec.binarize, "numerics_version": NUMERICS_VERSION}
+    if spec.dtype != "float32":
+        canonical["dtype"] = spec.dtype
     try:
         return json.dumps(canonical, sort_keys=True, indent=indent, allow_nan=False,
                           separators=None if indent else (",", ":"))
@@ -75,9 +92,11 @@ def spec_hash(spec: RunSpec) -> str:
 
 
 def runs_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """$MEMVAE_RUNS_DIR (of `environ`, os.environ by default), else ~/.cache/memvae/runs."""
+    """$MEMVAE_RUNS_DIR (of `environ`, os.environ by default), else ~/.cache/memvae/runs; always
+    absolute (a relative value is taken from the current directory: importing memvae_lib already
+    made os.environ's absolute, so that notebook kernels, whose cwd is their folder, agree)."""
     env = (os.environ if environ is None else environ).get("MEMVAE_RUNS_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "memvae" / "runs"
+    return Path(os.path.abspath(Path(env).expanduser())) if env else Path.home() / ".cache" / "memvae" / "runs"
 
 
 def run_dir(spec: RunSpec) -> Path:
@@ -93,15 +112,47 @@ class Run:
     path: Path
 
 
+_READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
 @contextlib.contextmanager
 def _locked(path: Path):
-    """An exclusive flock on path/.lock: a second process asking for the same run waits here."""
-    with open(path / ".lock", "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    """An exclusive flock on path/.lock: a second process asking for the same run waits here. Yields
+    whether this process may write the folder. When it may not (a read-only or another user's cache),
+    an existing .lock is opened read-only (flock needs no write access, so a writer is still waited
+    for) and a missing one is not created."""
+    lock = path / ".lock"
+    try:
+        f, writable = open(lock, "a"), os.access(path, os.W_OK)
+    except OSError as e:
+        if e.errno not in _READ_ONLY:
+            raise
+        # a missing .lock: nobody ever trained here, so nobody to wait for
+        f, writable = (open(lock, "rb") if lock.exists() else None), False
+    with contextlib.ExitStack() as stack:
+        if f is not None:
+            stack.enter_context(f)
+            fcntl.flock(f, fcntl.LOCK_EX)
+            stack.callback(fcntl.flock, f, fcntl.LOCK_UN)
+        yield writable
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """atomic_write's temporaries left by a kill (model.pt.*.tmp, history.json.*.tmp, digests ...).
+    Every writer of the folder's top level holds the lock, so none is in flight; metrics/ is written
+    without the lock and is left alone."""
+    for stale in path.glob("*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _default_dtype(dtype: torch.dtype):
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -123,15 +174,28 @@ def get_or_train(spec: RunSpec, *, device="auto", evaluate: Callable | None = No
     device = resolve_device(device)
     path = run_dir(spec)  # validates the spec (canonical JSON) before anything else
     path.mkdir(parents=True, exist_ok=True)
-    with _locked(path):
+    with _locked(path) as writable:
+        done = (path / "done").exists()
+        if not writable and not done:
+            raise PermissionError(f"run folder {path} is not writable by this process and the run is unfinished, "
+                                  "so it cannot be trained there: make the folder writable, or set "
+                                  "MEMVAE_RUNS_DIR to a folder you can write")
+        if writable:
+            _remove_stale_temporaries(path)
         torch.manual_seed(spec.train.seed)  # a spec always builds the same initial weights
-        model = build_model(spec.model)
-        if not (path / "done").exists():
+        with _default_dtype(DTYPES[spec.dtype]):  # weights drawn in the run's dtype: float32 draws
+            model = build_model(spec.model)       # (randn) differ in the last bit between AVX2 and plain kernels
+        model.to(DTYPES[spec.dtype])
+        if not done:
             _train_run(spec, model, path, device, evaluate, load_data, deadline)
         model_file = path / "model.pt"
+        fix = f"Delete the folder {path} to retrain this run from scratch."
         try:
-            model.load_state_dict(torch.load(model_file, map_location=device, weights_only=True))
+            data = read_verified(model_file, fix)  # a damaged model is never loaded
+            model.load_state_dict(torch.load(io.BytesIO(data), map_location=device, weights_only=True))
             history = json.loads((path / "history.json").read_text())
+        except IntegrityError:
+            raise
         except Exception as e:
             raise RuntimeError(f"finished run {path} cannot be loaded ({type(e).__name__}: {e}); "
                                f"delete the folder to retrain it from scratch") from e
@@ -156,8 +220,10 @@ def _train_run(spec, model, path, device, evaluate, load_data, deadline=None) ->
     history = train(model, x, spec.train, binarize=spec.binarize, run_dir=path, evaluate=evaluate,
                     device=device, progress_desc=spec.label or path.name, deadline=deadline)
     x_eval = fixed_binarization(x, seed=EVAL_BINARIZATION_SEED) if spec.binarize else x
-    model.prepare_evaluation(x_eval.to(device))
-    atomic_write(path / "model.pt", lambda f: torch.save(model.state_dict(), f))
+    model.prepare_evaluation(x_eval.to(device=device, dtype=DTYPES[spec.dtype]))
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    write_verified(path / "model.pt", buffer.getvalue())
     _write_text(path / "history.json", json.dumps(history, indent=1) + "\n")
     _write_text(path / "done", f"{spec.label or path.name}\n")
 
@@ -169,7 +235,8 @@ def _test_curve(spec: RunSpec, x_train: torch.Tensor, device) -> Callable:
     from .estimators import iw_log_likelihood
     from .evaluation import test_set
 
-    x_bn = (fixed_binarization(x_train, seed=EVAL_BINARIZATION_SEED) if spec.binarize else x_train).to(device)
+    x_bn = (fixed_binarization(x_train, seed=EVAL_BINARIZATION_SEED) if spec.binarize else x_train)
+    x_bn = x_bn.to(device=device, dtype=DTYPES[spec.dtype])
     test = test_set(spec.dataset, spec.train.eval_subset)
 
     def evaluate(model, epoch: int) -> dict:

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
+import hashlib
+import io
 import math
 import numbers
 import os
-import tempfile
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +43,12 @@ CHECKPOINT_KEYS = {"model", "optimizer", "epoch", "global_step", "history", "con
                    "rng_cuda", "binarize_generator", "shuffle_generator"}
 # Fields that may change between a killed run and its restart (they do not change the numbers).
 RESUMABLE_CHANGES = {"epochs", "checkpoint_every"}
+# An epoch also ends with a checkpoint when this many seconds of training went by since the last
+# one: `checkpoint_every` counts epochs, which last seconds on a laptop profile and minutes on the
+# full one, and a kill should cost at most about this long (or one epoch). Not a TrainConfig field:
+# those are hashed into the run folders.
+CHECKPOINT_SECONDS = 30.0
+DIGEST_SUFFIX = ".sha256"  # checkpoint.pt.sha256, model.pt.sha256: see write_verified
 
 
 class TrainingDiverged(RuntimeError):
@@ -66,6 +75,27 @@ class TrainingPaused(RuntimeError):
 
 class CheckpointError(RuntimeError):
     """A checkpoint on disk cannot be used to resume."""
+
+
+class IntegrityError(RuntimeError):
+    """A file written by `write_verified` is damaged, or has no digest to check it against."""
+
+
+class NoSpaceLeft(OSError):
+    """The disk filled up while `atomic_write` wrote a file (errno ENOSPC or EDQUOT)."""
+
+    def __init__(self, path: Path, size: int):
+        try:
+            stat = os.statvfs(Path(path).parent)
+            free = f"{stat.f_bavail * stat.f_frsize / 1e6:.1f} MB free there"
+        except OSError:
+            free = "free space unknown"
+        super().__init__(errno.ENOSPC, f"no space left on device while writing {path} ({size / 1e6:.1f} MB, "
+                                        f"{free}; the previous file, if any, is untouched): free some space or set "
+                                        "MEMVAE_RUNS_DIR to a folder on a larger disk, then run the same command again")
+
+    def __str__(self):  # the message alone, without OSError's "[Errno 28]" prefix
+        return self.strerror
 
 
 def iwae3i_epochs(stages: int) -> int:
@@ -193,21 +223,109 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     return kind(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, fused=_fused_supported(params) or None)
 
 
-def atomic_write(path: Path, write: Callable) -> None:
-    """write(file) into a temporary file beside `path`, fsync, then os.replace: readers see the old
-    file or the new one, never a partial one, whenever the process dies."""
+def atomic_write(path: Path, write: Callable | bytes) -> None:
+    """write(file) into memory (or `write` itself when it is bytes), then the bytes into a temporary
+    file beside `path`, fsync, os.replace: readers see the old file or the new one, never a partial
+    one, whenever the process dies. Serialising first means a full disk fails in one place with one
+    message (`NoSpaceLeft`), not inside torch.save's zip writer. The file gets the permissions a plain
+    open() would give (0666 & ~umask, as mkstemp's 0600 would hide a group-shared cache)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    if callable(write):
+        buffer = io.BytesIO()
+        write(buffer)
+        data = buffer.getvalue()
+    else:
+        data = bytes(write)
+    f, tmp = _open_temp(path)
     try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise NoSpaceLeft(path, len(data)) from e
+            raise
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _open_temp(path: Path):
+    """A new file `<name>.<random>.tmp` beside path, opened for writing; the kernel applies the umask
+    (and a default ACL) to the 0666 asked for, as for any open()."""
+    for _ in range(100):
+        tmp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+        except FileExistsError:
+            continue
+        return os.fdopen(fd, "wb"), tmp
+    raise FileExistsError(f"no free temporary name beside {path}")
+
+
+# ---- files with a digest -------------------------------------------------------------------------
+# A checkpoint or model file is two writes: the file and path.sha256 beside it. The digest file is
+# written first and lists both the old and the new digest, then the file is replaced, then the
+# digest file lists the new digest alone. A kill between any two steps leaves a file whose digest is
+# listed, so a kill never makes a valid file look damaged; a flipped byte always does.
+def digest_path(path: Path) -> Path:
+    return Path(path).with_name(Path(path).name + DIGEST_SUFFIX)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _listed_digests(path: Path) -> list[str]:
+    text = digest_path(path).read_bytes().decode("ascii", "replace")  # a damaged digest file lists nothing valid
+    return [line.split()[0] for line in text.splitlines() if line.strip()]
+
+
+def _write_digests(path: Path, digests: list[str]) -> None:
+    lines = "".join(f"{d}  {Path(path).name}\n" for d in dict.fromkeys(digests))  # sha256sum's format
+    atomic_write(digest_path(path), lines.encode())
+
+
+def write_verified(path: Path, data: bytes) -> None:
+    """atomic_write(path, data) and record its sha256 in path.sha256, in the kill-safe order above."""
+    path = Path(path)
+    new, keep = _sha256(data), []
+    if path.exists():
+        with contextlib.suppress(OSError):
+            old = _sha256(path.read_bytes())
+            keep = [old] if old in _listed_digests(path) else []  # a damaged old file loses its entry
+    _write_digests(path, keep + [new])
+    atomic_write(path, data)
+    _write_digests(path, [new])
+
+
+def read_verified(path: Path, fix: str) -> bytes:
+    """The bytes of `path` once its sha256 is one that path.sha256 lists; else `IntegrityError`,
+    whose one-line message ends with `fix`."""
+    path, digests = Path(path), digest_path(path)
+    data = path.read_bytes()
+    if not digests.exists():
+        raise IntegrityError(
+            f"{path} has no digest file {digests.name} (written before memvae recorded digests, or the digest was "
+            f"deleted), so its contents cannot be verified. {fix} Or, if you trust the file, record its digest: "
+            f"python -c \"from memvae_lib.train import record_digest; record_digest('{path}')\"")
+    actual, listed = _sha256(data), _listed_digests(path)
+    if actual not in listed:
+        raise IntegrityError(f"{path} is damaged: its sha256 {actual[:16]}... is not one recorded in {digests.name} "
+                             f"({', '.join(d[:16] + '...' for d in listed) or 'none'}). {fix}")
+    return data
+
+
+def record_digest(path: Path) -> str:
+    """Record the sha256 of `path` as it is now: for a file the user vouches for (a run finished
+    before digests were recorded); nothing calls it on its own. Returns the digest."""
+    data = Path(path).read_bytes()
+    _write_digests(path, [_sha256(data)])
+    return _sha256(data)
 
 
 def training_step(model, optimizer: torch.optim.Optimizer, cfg: TrainConfig, batch: dict) -> tuple[float, dict]:
@@ -243,10 +361,14 @@ def _plain(value):
 def _load_checkpoint(path: Path, model, optimizer, cfg: TrainConfig, generators: dict) -> dict:
     fix = f"Delete {path} to retrain this run from scratch."
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        data = read_verified(path, fix)
+    except IntegrityError as e:
+        raise CheckpointError(str(e)) from None
+    try:
+        ckpt = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)  # the bytes just verified
     except Exception as e:  # torch's own message suggests weights_only=False: not the fix here
-        raise CheckpointError(f"cannot read checkpoint {path}: it is corrupted or truncated "
-                              f"({type(e).__name__}). {fix}") from e
+        raise CheckpointError(f"cannot read checkpoint {path} although it matches its digest: it is not a "
+                              f"checkpoint this torch can read ({type(e).__name__}). {fix}") from e
     try:
         if not isinstance(ckpt, dict) or CHECKPOINT_KEYS - set(ckpt):
             found = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
@@ -275,32 +397,38 @@ def train(model, train_x: torch.Tensor, cfg: TrainConfig, *, binarize: bool, run
     """Train `model` (already built and initialised by the caller) on `train_x` (N, D), return the
     history: per epoch {epoch, lr, loss and the mean of each logged quantity, seconds}, plus
     evaluate(model, epoch) every `cfg.eval_every` epochs and after the last one (the callback does
-    its own `prepare_evaluation`). With `run_dir`, checkpoints go to run_dir/checkpoint.pt and an
-    existing one is resumed from. With `deadline` (a time.monotonic() value) and `run_dir`, an epoch
+    its own `prepare_evaluation`). With `run_dir`, checkpoints go to run_dir/checkpoint.pt (with its
+    digest, see `write_verified`) every `cfg.checkpoint_every` epochs, after the last one, and after
+    any epoch that ends CHECKPOINT_SECONDS or more after the previous save; an existing one is
+    resumed from. With `deadline` (a time.monotonic() value) and `run_dir`, an epoch
     that ends past it is checkpointed and `TrainingPaused` raised, so that a run longer than one
     command's time limit goes on in the next command."""
     if deadline is not None and run_dir is None:
         raise ValueError("a deadline needs a run_dir: the checkpoint is how the run goes on")
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.to(device)
-    x = train_x.to(device)  # stays on the device; each epoch's binarisation is made there
+    dtype = next(model.parameters()).dtype
+    x = train_x.to(device=device, dtype=dtype)  # stays on the device; each epoch's binarisation is made there
     optimizer = make_optimizer(model, cfg)
     torch.manual_seed(cfg.seed)  # the samplers inside training_loss draw from the global RNG
     generators = {"shuffle_generator": torch.Generator().manual_seed(cfg.seed),
                   "binarize_generator": torch.Generator(device=x.device).manual_seed(cfg.seed + 1)}
     history, epoch_done, global_step = [], 0, 0
+    saved_epoch = None  # the epoch of the checkpoint on disk (None: none yet)
     path = Path(run_dir) / CHECKPOINT if run_dir is not None else None
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        for stale in path.parent.glob(CHECKPOINT + ".*.tmp"):  # left by a kill during a save
+        for stale in path.parent.glob(CHECKPOINT + ".*.tmp"):  # left by a kill during a save (digest's too)
             stale.unlink(missing_ok=True)
         if path.exists():
             ckpt = _load_checkpoint(path, model, optimizer, cfg, generators)
             history, epoch_done, global_step = ckpt["history"], ckpt["epoch"], ckpt["global_step"]
+            saved_epoch = epoch_done
     if binarize:
         from .data import binarize as bernoulli_sample
 
     last_finite = None
+    last_save = time.monotonic()
     bar = progress(range(epoch_done + 1, cfg.epochs + 1), desc=progress_desc)
     for epoch in bar:
         start = time.perf_counter()
@@ -314,10 +442,10 @@ def train(model, train_x: torch.Tensor, cfg: TrainConfig, *, binarize: bool, run
             try:
                 value, logs = training_step(model, optimizer, cfg, batch)
             except NonFiniteLoss as e:
-                kept = f"the checkpoint {path} is unchanged" if path is not None else "no checkpoint was kept"
                 raise TrainingDiverged(f"training loss is {e.value} at epoch {epoch}, step {step} of the epoch "
-                                       f"(global step {global_step + 1}); last finite loss {last_finite}; "
-                                       f"no update was made with it and {kept}") from None
+                                       f"(global step {global_step + 1}); "
+                                       f"{_before(last_finite, global_step, epoch_done)}; no update was made "
+                                       f"with it and {_kept(path, saved_epoch)}") from None
             last_finite = value
             global_step += 1
             n += 1
@@ -332,15 +460,37 @@ def train(model, train_x: torch.Tensor, cfg: TrainConfig, *, binarize: bool, run
         history.append(record)
         bar.set_postfix(loss=f"{record['loss']:.2f}")
         pause = deadline is not None and epoch < cfg.epochs and time.monotonic() > deadline
-        if path is not None and (epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or pause):
+        due = time.monotonic() - last_save >= CHECKPOINT_SECONDS
+        if path is not None and (epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or pause or due):
             state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
                      "global_step": global_step, "history": history, "config": dataclasses.asdict(cfg),
                      "rng_cpu": torch.get_rng_state(),
                      "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                      **{name: g.get_state() for name, g in generators.items()}}
-            atomic_write(path, lambda f: torch.save(state, f))
+            buffer = io.BytesIO()
+            torch.save(state, buffer)
+            write_verified(path, buffer.getvalue())
+            saved_epoch, last_save = epoch, time.monotonic()
         if pause:
             bar.close()
             raise TrainingPaused(epoch, cfg.epochs, path)
     bar.close()
     return history
+
+
+def _before(last_finite: float | None, global_step: int, epoch_done: int) -> str:
+    """What came before a non-finite loss, for `TrainingDiverged`."""
+    if last_finite is not None:
+        return f"last finite loss {last_finite}"
+    if global_step == 0:
+        return "at the first step of the run"
+    return f"at the first step after resuming from the epoch-{epoch_done} checkpoint"
+
+
+def _kept(path: Path | None, saved_epoch: int | None) -> str:
+    """What is on disk after `TrainingDiverged`."""
+    if path is None:
+        return "no checkpoint was kept (no run_dir)"
+    if saved_epoch is None:
+        return f"no checkpoint had been written yet ({path}): the next run starts from scratch"
+    return f"the checkpoint {path} (epoch {saved_epoch}) is unchanged"

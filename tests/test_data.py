@@ -76,6 +76,14 @@ def test_shapes_dtypes_and_range(name, n, shape, kind):
     assert data.load_dataset(name) is ds  # cached per process
 
 
+def test_data_dir_is_absolute_from_the_current_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MEMVAE_DATA_DIR", "rel/data")
+    assert data.data_dir() == tmp_path / "rel" / "data" and data.data_dir().is_absolute()
+    monkeypatch.delenv("MEMVAE_DATA_DIR")
+    assert data.data_dir().is_absolute()
+
+
 @needs_data
 def test_mnist_label_counts_and_grey_levels():
     ds = data.load_dataset("mnist")

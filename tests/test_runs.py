@@ -140,6 +140,31 @@ def test_run_dir_and_bad_specs(runs):
         TrainConfig(epochs=1, lr=0)
 
 
+def test_runs_dir_is_absolute_from_the_current_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MEMVAE_RUNS_DIR", "rel/runs")
+    assert runs_dir() == tmp_path / "rel" / "runs" and runs_dir().is_absolute()
+    assert runs_dir({"MEMVAE_RUNS_DIR": "../other"}) == tmp_path.parent / "other"
+    assert runs_dir({}).is_absolute()
+
+
+def test_relative_path_variables_are_made_absolute_at_import_for_child_processes(tmp_path):
+    """A notebook kernel runs in its notebook's folder: the path it inherits must already be absolute."""
+    code = ("import os, subprocess, sys; import memvae_lib; os.chdir('/'); "
+            "print(subprocess.run([sys.executable, '-c', 'import os; print(os.environ[\"MEMVAE_RUNS_DIR\"]); "
+            "print(os.environ[\"MEMVAE_DATA_DIR\"]); print(os.environ[\"HOME_LIKE\"])'], "
+            "capture_output=True, text=True, check=True).stdout, end='')")
+    env = {**os.environ, "MEMVAE_RUNS_DIR": "rel/runs", "MEMVAE_DATA_DIR": "../data", "HOME_LIKE": "rel",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=tmp_path, env=env)
+    assert out.stdout.splitlines() == [str(tmp_path / "rel" / "runs"), str(tmp_path.parent / "data"), "rel"]
+    env.update(MEMVAE_RUNS_DIR="~/runs", MEMVAE_DATA_DIR="/abs/data")  # already absolute: left as written
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=tmp_path, env=env)
+    assert out.stdout.splitlines()[:2] == ["~/runs", "/abs/data"]
+
+
 # ---- get_or_train --------------------------------------------------------------------------------
 def test_trains_once_then_loads(runs):
     counter = runs / "calls"

@@ -276,8 +276,14 @@ def test_nan_loss_raises_and_keeps_checkpoint(tmp_path):
         assert torch.equal(ckpt["model"][key], value), key
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "wrong_keys", "other_config"])
-def test_unusable_checkpoint_is_a_clear_error(tmp_path, damage):
+@pytest.mark.parametrize("damage, reason", [
+    ("garbage", "is damaged"), ("truncated", "is damaged"), ("flipped_byte", "is damaged"),
+    ("no_digest", "has no digest file checkpoint.pt.sha256"),
+    # past the digest check: a file written whole, by someone else
+    ("verified_garbage", "cannot read checkpoint"), ("wrong_keys", "cannot resume"),
+    ("other_config", "another TrainConfig"),
+])
+def test_unusable_checkpoint_is_a_clear_error(tmp_path, damage, reason):
     cfg = TrainConfig(epochs=2, batch_size=16, checkpoint_every=1)
     train(tiny(), data(), TrainConfig(epochs=1, batch_size=16), binarize=False, run_dir=tmp_path)
     path = tmp_path / "checkpoint.pt"
@@ -285,13 +291,24 @@ def test_unusable_checkpoint_is_a_clear_error(tmp_path, damage):
         path.write_bytes(b"not a checkpoint")
     elif damage == "truncated":
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage == "flipped_byte":  # torch itself loads this one without complaint
+        content = bytearray(path.read_bytes())
+        content[len(content) // 2] ^= 0x10
+        path.write_bytes(bytes(content))
+    elif damage == "no_digest":
+        (tmp_path / "checkpoint.pt.sha256").unlink()
+    elif damage == "verified_garbage":
+        train_mod.write_verified(path, b"not a checkpoint")
     elif damage == "wrong_keys":
-        torch.save({"model": {}}, path)
+        buffer = io.BytesIO()
+        torch.save({"model": {}}, buffer)
+        train_mod.write_verified(path, buffer.getvalue())
     else:
         cfg = TrainConfig(epochs=2, batch_size=16, lr=1e-2)
     before = path.read_bytes()
-    with pytest.raises(CheckpointError, match=rf"{path}.*Delete {path} to retrain"):
+    with pytest.raises(CheckpointError, match=reason) as e:
         train(tiny(), data(), cfg, binarize=False, run_dir=tmp_path)
+    assert str(path) in str(e.value) and f"Delete {path} to retrain" in str(e.value) and "\n" not in str(e.value)
     assert path.read_bytes() == before  # never silently retrained over
 
 
@@ -306,7 +323,55 @@ def test_interrupted_save_leaves_previous_checkpoint(tmp_path, monkeypatch):
     with pytest.raises(Killed):
         train(tiny(), data(), TrainConfig(epochs=2, batch_size=16), binarize=False, run_dir=tmp_path)
     assert (tmp_path / "checkpoint.pt").read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt", "checkpoint.pt.sha256"]
+
+
+def test_a_short_run_is_checkpointed_by_time_and_resumes_bit_identically(tmp_path, monkeypatch):
+    """checkpoint_every=10 never fires in a 3-epoch run: the time rule does (a zero threshold here;
+    30 s by default, so a laptop run loses at most about that, or one epoch)."""
+    cfg = TrainConfig(epochs=3, batch_size=16, checkpoint_every=10)
+    x = data()
+    reference = tiny()
+    history = train(reference, x, cfg, binarize=True, run_dir=tmp_path / "ref")
+    # the epoch rule alone: no checkpoint before the end
+    monkeypatch.setattr(train_mod, "CHECKPOINT_SECONDS", 1e9, raising=False)
+    with pytest.raises(Killed):  # 4 steps per epoch: call 9 = epoch 3, step 1
+        train(tiny(fail_at_call=9, fail_with=Killed()), x, cfg, binarize=True, run_dir=tmp_path / "slow")
+    assert not (tmp_path / "slow" / "checkpoint.pt").exists()
+    monkeypatch.setattr(train_mod, "CHECKPOINT_SECONDS", 0.0, raising=False)
+    with pytest.raises(Killed):
+        train(tiny(fail_at_call=9, fail_with=Killed()), x, cfg, binarize=True, run_dir=tmp_path / "b")
+    assert torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)["epoch"] == 2
+    resumed = tiny(seed=99)
+    assert [h["loss"] for h in train(resumed, x, cfg, binarize=True, run_dir=tmp_path / "b")] == \
+        [h["loss"] for h in history]
+    assert_same_state(reference, resumed)
+
+
+def test_the_time_threshold_is_small():
+    assert 0 < train_mod.CHECKPOINT_SECONDS <= 60  # about once a minute on a laptop profile, at most
+
+
+@pytest.mark.parametrize("fail_at_call, before, kept", [
+    (1, "at the first step of the run", "no checkpoint had been written yet"),
+    (6, r"last finite loss [-+.e\d]+", "no checkpoint had been written yet"),  # epoch 2, step 2
+])
+def test_nan_before_any_checkpoint_says_what_is_true(tmp_path, monkeypatch, fail_at_call, before, kept):
+    monkeypatch.setattr(train_mod, "CHECKPOINT_SECONDS", 1e9, raising=False)
+    cfg = TrainConfig(epochs=5, batch_size=16, checkpoint_every=10)
+    with pytest.raises(TrainingDiverged, match=rf"{before}; .*{kept} \({tmp_path}/checkpoint.pt\): the next run "
+                                               "starts from scratch") as e:
+        train(tiny(fail_at_call=fail_at_call), data(), cfg, binarize=False, run_dir=tmp_path)
+    assert "None" not in str(e.value) and "unchanged" not in str(e.value)
+    assert not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_nan_right_after_a_resume_says_so(tmp_path):
+    cfg = TrainConfig(epochs=3, batch_size=16, checkpoint_every=1)
+    train(tiny(), data(), TrainConfig(epochs=1, batch_size=16), binarize=False, run_dir=tmp_path)
+    with pytest.raises(TrainingDiverged, match=r"at the first step after resuming from the epoch-1 checkpoint; .*"
+                                               rf"the checkpoint {tmp_path}/checkpoint.pt \(epoch 1\) is unchanged"):
+        train(tiny(fail_at_call=1), data(), cfg, binarize=False, run_dir=tmp_path)
 
 
 # ---- progress and device -------------------------------------------------------------------------
