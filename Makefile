@@ -57,7 +57,7 @@ scoreboard: setup
 test: setup unit nbval browser
 
 unit: setup
-	$(call pytest,tests -q --ignore=tests/goldens --ignore=tests/browser,unit tests)
+	$(call pytest,-q,unit tests)  # bare pytest: pyproject keeps goldens and browser out
 
 nbval: setup
 	@if ! ls tests/goldens/*/*.ipynb >/dev/null 2>&1; then echo "tests/goldens: no goldens yet (make goldens)"; else \

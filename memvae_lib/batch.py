@@ -4,14 +4,18 @@
 
 Each notebook runs in its own kernel with its own folder as working directory, the profile's YAML
 injected as parameters (types kept), and the executed copy kept under
-notebooks/_build/<profile>/<paper>/<name>.ipynb for inspection. At smoke, figures and results JSON
-go to notebooks/_build/smoke-figures. `memvae figures` is the CLI.
+notebooks/_build/<profile>/<paper>/<name>.ipynb for inspection. At smoke (any profile but laptop and
+paper), figures and results JSON go to <build_dir>/<profile>-figures. `memvae figures` is the CLI.
+
+The kernels need no care when this process is killed: jupyter_client gives each its parent's PID
+(JPY_PARENT_PID) and ipykernel's parent poller ends a kernel whose parent is gone.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import sys
 import threading
 import time
@@ -22,10 +26,13 @@ from pathlib import Path
 
 import yaml
 
-from .results import project_root
+from .results import COMMITTED_PROFILES, FIGURES_ENV, project_root, scratch_figures_dir
 
 PAPERMILL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
-SMOKE_FIGURES = "smoke-figures"  # under build_dir
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# IPython 8 names the cell's frame "Cell In[4], line 3"; IPython 7 "Input In [4], in <cell line: 3>()"
+CELL_FRAME_LINE = re.compile(r"(?:Cell In\s*\[\d*\], line |<cell line: )(\d+)")
+DEAD_KERNEL_HINT = "the kernel process died in this cell (killed for memory, or a crash in native code)"
 
 
 @dataclass
@@ -37,14 +44,19 @@ class NotebookResult:
     cell_index: int | None = None  # failing cell, counted in the source notebook from 0
     exec_count: int | None = None  # its "In [n]" in the executed copy
     ename: str | None = None
-    evalue: str | None = None
-    source_line: str | None = None  # first line of the failing cell
+    evalue: str | None = None  # the message on one line: its first and its last line (the remedy)
+    source_line: str | None = None  # the line of the failing cell that raised, when the traceback says
+    profile: str | None = None
 
     def failure(self) -> str:
-        """One line naming the notebook, the failing cell and the error."""
-        where = "" if self.cell_index is None else f" cell {self.cell_index} (In [{self.exec_count}])"
+        """One line naming the notebook, the failing cell, the line that raised, the error, and what
+        to do: read the traceback in the executed copy, then rerun just this notebook."""
+        where = "" if self.cell_index is None else f" cell {self.cell_index}"
+        where += f" (In [{self.exec_count}])" if where and self.exec_count is not None else ""
         code = f" `{self.source_line}`" if self.source_line else ""
-        return f"{self.name}:{where}{code}: {self.ename}: {self.evalue} -> see {self.output_path}"
+        rerun = f"memvae figures{f' --profile {self.profile}' if self.profile else ''} --only {self.name}"
+        return (f"{self.name}:{where}{code}: {self.ename}: {self.evalue} -> traceback in {self.output_path}; "
+                f"fix it, then rerun `{rerun}`")
 
 
 def discover_notebooks(notebooks_dir: str | Path) -> dict[str, Path]:
@@ -100,28 +112,58 @@ def kernel_interpreter(kernel_name: str = "python3") -> str:
     return sys.executable if exe in bare else exe
 
 
+def _one_line(message: str) -> str:
+    """A multi-line message as one line: its first line (what went wrong) and its last (by this
+    project's convention the remedy, as in data.DataError), never cut between them."""
+    lines = [ln.strip() for ln in str(message).splitlines() if ln.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else ""
+    return f"{lines[0]} ... {lines[-1]}"
+
+
+def _failing_cell(nb):
+    """(index among the source notebook's cells, cell) of the cell that failed, or (None, None).
+
+    A raising cell carries an error output. A dead kernel leaves none: then it is the last cell
+    papermill started (papermill stamps start_time on each cell it sends to the kernel)."""
+    source_cells = [c for c in nb.cells if not set(c.get("metadata", {}).get("tags", [])) & PAPERMILL_TAGS]
+    for index, cell in enumerate(source_cells):
+        if cell.cell_type == "code" and any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            return index, cell
+    started = [(i, c) for i, c in enumerate(source_cells)
+               if c.cell_type == "code" and c.get("metadata", {}).get("papermill", {}).get("start_time")]
+    return started[-1] if started else (None, None)
+
+
+def _raising_line(cell) -> str | None:
+    """The source line of `cell` named by its traceback's first frame (the cell's own)."""
+    for output in cell.get("outputs", []):
+        if output.get("output_type") != "error":
+            continue
+        match = CELL_FRAME_LINE.search(ANSI.sub("", "\n".join(output.get("traceback", []))))
+        lines = cell.source.splitlines()
+        while lines and not lines[0].strip():  # IPython numbers lines after dropping leading blank ones
+            lines.pop(0)
+        if match and 1 <= int(match.group(1)) <= len(lines):
+            return lines[int(match.group(1)) - 1].strip()[:100]
+    return None
+
+
 def _failure_details(result: NotebookResult, error: Exception) -> None:
     import nbformat
 
     result.ename = getattr(error, "ename", type(error).__name__)
-    evalue = str(getattr(error, "evalue", error)).strip()
-    result.evalue = evalue.splitlines()[0] if evalue else ""
+    result.evalue = _one_line(getattr(error, "evalue", error))
+    if result.ename == "DeadKernelError":  # nbclient's "Kernel died" says neither where nor why
+        result.evalue = f"{result.evalue}: {DEAD_KERNEL_HINT}"
     result.exec_count = getattr(error, "exec_count", None)
     if not result.output_path.is_file():
         return
-    nb = nbformat.read(result.output_path, as_version=4)
-    source_index = 0
-    for cell in nb.cells:
-        tags = set(cell.get("metadata", {}).get("tags", []))
-        if tags & PAPERMILL_TAGS:
-            continue  # cells papermill inserted are not in the source notebook
-        if cell.cell_type == "code" and any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
-            result.cell_index = source_index
-            result.exec_count = cell.get("execution_count", result.exec_count)
-            lines = [ln for ln in cell.source.splitlines() if ln.strip()]
-            result.source_line = lines[0].strip()[:80] if lines else ""
-            return
-        source_index += 1
+    index, cell = _failing_cell(nbformat.read(result.output_path, as_version=4))
+    if cell is not None:
+        result.cell_index = index
+        result.exec_count = cell.get("execution_count") or result.exec_count
+        result.source_line = _raising_line(cell)
 
 
 def _run_one(name: str, path: Path, params: dict, output: Path) -> NotebookResult:
@@ -129,12 +171,13 @@ def _run_one(name: str, path: Path, params: dict, output: Path) -> NotebookResul
 
     output.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
+    profile = params.get("profile")
     try:
         pm.execute_notebook(str(path), str(output), parameters=params, cwd=str(path.parent),
                             kernel_name="python3", progress_bar=False)
-        return NotebookResult(name, output, True, time.perf_counter() - start)
+        return NotebookResult(name, output, True, time.perf_counter() - start, profile=profile)
     except Exception as error:  # a failed notebook is reported, not raised: the others still run
-        result = NotebookResult(name, output, False, time.perf_counter() - start)
+        result = NotebookResult(name, output, False, time.perf_counter() - start, profile=profile)
         _failure_details(result, error)
         return result
 
@@ -149,9 +192,11 @@ def run_notebooks(profile: str = "laptop", only: str | None = None, device: str 
     """Execute every notebook matching `only` at `profile`; results in notebook order.
 
     Prints one line per notebook as it finishes and a summary table at the end. Failures are
-    returned, not raised (the CLI turns them into an exit status). `jobs` > 1 runs notebooks
-    concurrently, each in its own kernel.
+    returned, not raised: the caller reports each (`NotebookResult.failure()`, once) and turns them
+    into an exit status. `jobs` > 1 runs notebooks concurrently, each in its own kernel.
     """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs={jobs!r}: the number of notebooks run at once must be an integer >= 1")
     notebooks_dir = Path(notebooks_dir) if notebooks_dir else project_root() / "notebooks"
     build_dir = Path(build_dir) if build_dir else notebooks_dir / "_build"
     params = load_profile(profile, notebooks_dir)
@@ -175,23 +220,25 @@ def run_notebooks(profile: str = "laptop", only: str | None = None, device: str 
         return result
 
     print(f"profile {profile}: {len(names)} notebook(s), parameters {params}", flush=True)
-    # smoke figures and results JSON go to _build/smoke-figures, never over the committed figures/
-    # (kernels inherit the environment; an explicit MEMVAE_FIGURES_DIR wins)
-    redirect = profile == "smoke" and "MEMVAE_FIGURES_DIR" not in os.environ
+    # results.default_figures_dir already keeps smoke output out of figures/; this only puts it
+    # beside this batch's executed copies when build_dir is not the default one (kernels inherit
+    # the environment; an explicit MEMVAE_FIGURES_DIR wins)
+    redirect = profile not in COMMITTED_PROFILES and FIGURES_ENV not in os.environ
     if redirect:
-        os.environ["MEMVAE_FIGURES_DIR"] = str(build_dir / SMOKE_FIGURES)
+        os.environ[FIGURES_ENV] = str(scratch_figures_dir(profile, build_dir))
     try:
-        with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
             results = list(pool.map(run, names))
     finally:
         if redirect:
-            del os.environ["MEMVAE_FIGURES_DIR"]
+            del os.environ[FIGURES_ENV]
     print(summary(results))
     return results
 
 
 def summary(results: list[NotebookResult]) -> str:
-    """The closing table: every notebook with its time and status, then each failure in full."""
+    """The closing table: every notebook with its time and status, and the counts. Failures in full
+    are the caller's to print (the CLI and refresh_goldens each do, once)."""
     width = max([len("notebook")] + [len(r.name) for r in results])
     lines = [f"{'notebook':<{width}}  {'time':>10}  status", "-" * (width + 20)]
     lines += [_status_line(r, width) for r in results]
@@ -199,5 +246,4 @@ def summary(results: list[NotebookResult]) -> str:
     total = sum(r.elapsed for r in results)
     lines.append(f"{len(results)} notebook(s): {len(results) - len(failed)} ok, {len(failed)} FAILED, "
                  f"{total:.1f} s of execution")
-    lines += ["FAILED " + r.failure() for r in failed]
     return "\n".join(lines)

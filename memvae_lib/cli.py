@@ -10,10 +10,15 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import signal
 import sys
-from pathlib import Path
+import threading
 
 from .results import project_root, update_readme
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _figures(args) -> int:
@@ -23,20 +28,31 @@ def _figures(args) -> int:
     try:
         results = run_notebooks(profile=args.profile, only=args.only, device=args.device, jobs=args.jobs,
                                 notebooks_dir=root / "notebooks")
-    except ValueError as e:  # unknown profile, pattern matching nothing
+    except ValueError as e:  # a profile without notebooks/profiles/<profile>.yaml, a pattern matching nothing
         print(f"memvae figures: {e}", file=sys.stderr)
         return 2
-    _scoreboard(args)
+    board = _scoreboard(args)
     failed = [r for r in results if not r.ok]
-    for r in failed:
+    for r in failed:  # the batch's summary table only counts them: each is told here, once, last
         print(f"FAILED {r.failure()}", file=sys.stderr)
-    return 1 if failed else 0
+    return 1 if failed or board else 0
 
 
 def _scoreboard(args) -> int:
-    readme = project_root() / "README.md"
+    from .results import scoreboard_results
+
+    root = project_root()
+    readme, figures = root / "README.md", root / "figures"
     # always the committed figures/: a smoke or scratch run (MEMVAE_FIGURES_DIR) never reaches the README
-    changed = update_readme(readme, project_root() / "figures")
+    try:
+        _, ignored = scoreboard_results(figures)
+        changed = update_readme(readme, figures)
+    except ValueError as e:  # a truncated or hand-broken results JSON: the README stays as it was
+        print(f"memvae scoreboard: {e}; {readme.name} not updated", file=sys.stderr)
+        return 1
+    for path, profile in ignored.items():
+        print(f"memvae scoreboard: left out {path}: profile {profile!r}, and only laptop and paper results "
+              "go in the README; delete it, or rerun its notebook at --profile laptop", file=sys.stderr)
     print(f"scoreboard in {readme} {'updated' if changed else 'unchanged'}")
     return 0
 
@@ -56,7 +72,7 @@ def _spec(args):
 
 
 def _train_one(name: str, profile: str, device: str, deadline: float | None) -> str:
-    """One run in a worker process: 'done' or the pause message (resumed by the next call)."""
+    """One run (here or in a worker process): 'done' or the pause message (resumed by the next call)."""
     from .experiments import run_spec
     from .runs import get_or_train
     from .train import TrainingPaused
@@ -68,11 +84,50 @@ def _train_one(name: str, profile: str, device: str, deadline: float | None) -> 
     return f"done   {run.path}"
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: the worker ends when `memvae train` does, however that ends.
+
+    Otherwise a SIGKILL or SIGTERM to the parent alone (not its process group) leaves the worker
+    training on, orphaned (PPID 1) and holding the run's lock. On Linux the kernel sends SIGKILL
+    when the parent dies (PR_SET_PDEATHSIG; "parent" is the thread that started the worker, here the
+    main thread, which ProcessPoolExecutor.submit spawns from). A thread watching the PPID covers
+    other systems, and a parent that died before prctl took effect.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # failure (-1) leaves it to the watcher
+    if os.getppid() != parent_pid:
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True, name="memvae-parent-watch").start()
+
+
+def _watch_parent(parent_pid: int, interval: float = 1.0) -> None:
+    import time
+
+    while os.getppid() == parent_pid:
+        time.sleep(interval)
+    os._exit(1)  # orphaned: nobody would collect the outcome, and the run's lock must go
+
+
+def _outcome(name: str, call) -> str:
+    """call() -> 'done ...' or 'PAUSED ...'; an exception is reported as 'FAILED ...', not raised,
+    so every run gets its line."""
+    try:
+        outcome = call()
+    except Exception as e:  # noqa: BLE001 - report every run, then fail
+        outcome = f"FAILED {type(e).__name__}: {e}"
+    print(f"{name:<40} {outcome}", flush=True)
+    return outcome
+
+
 def _train(args) -> int:
     """Train every named run (names or globs over `--list`), `--jobs` at a time: several small models
     share one GPU. With --max-minutes, runs pause at an epoch boundary before the budget ends (exit 3)
     and the same command resumes them: a long run survives a per-command time limit."""
     import fnmatch
+    import functools
     import time
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
@@ -90,15 +145,16 @@ def _train(args) -> int:
                  "(`memvae train --list` prints the names)")
     names = list(dict.fromkeys(names))
     deadline = time.monotonic() + 60 * args.max_minutes if args.max_minutes is not None else None
-    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
-        futures = {name: pool.submit(_train_one, name, args.profile, args.device, deadline) for name in names}
-        outcome = {}
-        for name, future in futures.items():
-            try:
-                outcome[name] = future.result()
-            except Exception as e:  # noqa: BLE001 - report every run, then fail
-                outcome[name] = f"FAILED {type(e).__name__}: {e}"
-            print(f"{name:<40} {outcome[name]}", flush=True)
+    jobs = min(args.jobs, len(names))
+    if jobs == 1:
+        # in this process: whatever ends `memvae train` ends the training, and frees its lock, with it
+        outcome = {name: _outcome(name, functools.partial(_train_one, name, args.profile, args.device, deadline))
+                   for name in names}
+    else:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
+                                 initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
+            futures = {name: pool.submit(_train_one, name, args.profile, args.device, deadline) for name in names}
+            outcome = {name: _outcome(name, future.result) for name, future in futures.items()}
     if any(o.startswith("FAILED") for o in outcome.values()):
         return 1
     return 3 if any(o.startswith("PAUSED") for o in outcome.values()) else 0
@@ -119,16 +175,59 @@ def _eval(args) -> int:
     return 0
 
 
+# Argument types: a bad value is argparse's one-line usage error (exit 2), before anything is trained.
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give an integer >= 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is below 1; give an integer >= 1")
+    return value
+
+
+def _minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes; give a finite number >= 0 "
+                                          "(0 pauses after every epoch; leave the option out for no budget)")
+    return value
+
+
+def _profile(text: str) -> str:
+    from .experiments import PROFILES
+
+    if text not in PROFILES:
+        raise argparse.ArgumentTypeError(f"unknown profile {text!r}; use one of {', '.join(sorted(PROFILES))}")
+    return text
+
+
+def _device(text: str) -> str:
+    """The device as given ('auto' stays 'auto' for the workers), once this machine can run it: a
+    cuda request without CUDA fails here, not after the data are loaded."""
+    from .progress import resolve_device
+
+    try:
+        resolve_device(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memvae", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     fig = sub.add_parser("figures", help="execute the notebooks (papermill), then rebuild the README scoreboard")
-    fig.add_argument("--profile", default="laptop", help="smoke | laptop | paper (default laptop)")
+    fig.add_argument("--profile", type=_profile, default="laptop", help="smoke | laptop | paper (default laptop)")
     fig.add_argument("--only", help="notebook name pattern(s), comma-separated: substring or glob, "
                                     "e.g. mem/table1 or 'evae/*'")
-    fig.add_argument("--device", help="override the profile's device (cpu, cuda, cuda:1)")
-    fig.add_argument("--jobs", type=int, default=1, help="notebooks run at once (default 1)")
+    fig.add_argument("--device", type=_device, help="override the profile's device (cpu, cuda, cuda:1)")
+    fig.add_argument("--jobs", type=_positive_int, default=1, help="notebooks run at once (default 1)")
     fig.set_defaults(func=_figures)
 
     sub.add_parser("scoreboard", help="rebuild the README scoreboard from figures/*/*.json") \
@@ -139,15 +238,16 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         if name == "train":
             p.add_argument("names", nargs="*", help="experiment names or globs, e.g. 'mem/mnist/*' (see --list)")
-            p.add_argument("--jobs", type=int, default=1, help="runs trained at once (default 1)")
-            p.add_argument("--max-minutes", type=float, default=None,
+            p.add_argument("--jobs", type=_positive_int, default=1,
+                           help="runs trained at once, each in a worker process above 1 (default 1)")
+            p.add_argument("--max-minutes", type=_minutes, default=None,
                            help="pause every run at an epoch boundary after this long (exit 3); rerun to resume")
         else:
             p.add_argument("name", nargs="?", help="experiment name (see --list)")
-            p.add_argument("--k", type=int, default=5000, help="importance samples (default 5000)")
+            p.add_argument("--k", type=_positive_int, default=5000, help="importance samples (default 5000)")
         p.add_argument("--list", action="store_true", help="print the experiment names")
-        p.add_argument("--profile", default="laptop")
-        p.add_argument("--device", default="auto")
+        p.add_argument("--profile", type=_profile, default="laptop", help="smoke | laptop | paper (default laptop)")
+        p.add_argument("--device", type=_device, default="auto", help="auto | cpu | cuda | cuda:<index> (default auto)")
         p.set_defaults(func=func)
     return parser
 

@@ -107,7 +107,7 @@ def get_profile(profile: str | Profile) -> Profile:
     if isinstance(profile, Profile):
         return profile
     if profile not in PROFILES:
-        raise ValueError(f"profile={profile!r} is not one of {sorted(PROFILES)} (set it in the notebook's first cell)")
+        raise ValueError(f"unknown profile {profile!r}: use one of {', '.join(sorted(PROFILES))}")
     return PROFILES[profile]
 
 

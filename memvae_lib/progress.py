@@ -48,5 +48,8 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
                                     (device.startswith("cuda:") and device[5:].isdigit())):
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"device={device!r} but CUDA is not available here; use 'cpu' or 'auto'")
+        if device.startswith("cuda:") and int(device[5:]) >= torch.cuda.device_count():
+            raise ValueError(f"device={device!r} but this machine has {torch.cuda.device_count()} CUDA "
+                             f"device(s); use 'cuda:0' to 'cuda:{torch.cuda.device_count() - 1}', or 'auto'")
         return torch.device(device)
     raise ValueError(f"device={device!r} is not one of {', '.join(DEVICE_CHOICES)}")

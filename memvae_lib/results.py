@@ -2,7 +2,9 @@
 
 Every notebook ends by writing `figures/<paper>/<name>.json` through `write_results` and printing
 `format_table(rows)`; the README scoreboard is regenerated from those files by `update_readme`,
-never typed by hand. The contract (see the README, "Results"):
+never typed by hand. Only the laptop and paper profiles write to figures/ (and reach the README);
+smoke goes to notebooks/_build/smoke-figures (`default_figures_dir`). The contract (see the README,
+"Results"):
 
     {"notebook": "mem/table1_log_likelihood", "profile": "laptop", "device": "cpu",
      "protocol": {"binarisation": "dynamic", "k_eval": 5000},
@@ -15,6 +17,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -25,6 +29,9 @@ GALLERY_END = "<!-- gallery:end -->"
 REQUIRED_KEYS = ("notebook", "profile", "device", "protocol", "rows")
 REQUIRED_ROW_KEYS = ("quantity", "model", "ours")
 JSON_DECIMALS = 4  # stored precision; tables print fewer
+FIGURES_ENV = "MEMVAE_FIGURES_DIR"
+# only these profiles' results are committed under figures/ and reach the README scoreboard
+COMMITTED_PROFILES = ("laptop", "paper")
 
 
 def project_root(start: str | os.PathLike | None = None) -> Path:
@@ -41,14 +48,47 @@ def project_root(start: str | os.PathLike | None = None) -> Path:
     raise FileNotFoundError(f"no pyproject.toml above {start or Path.cwd()}: not inside the memvae checkout")
 
 
-def default_figures_dir() -> Path:
-    """Where figures and results JSON go: $MEMVAE_FIGURES_DIR, else <root>/figures.
+def scratch_figures_dir(profile: str | None, build_dir: str | os.PathLike | None = None) -> Path:
+    """<build_dir>/<profile>-figures (build_dir defaults to <root>/notebooks/_build): where a
+    profile other than laptop or paper writes, beside the executed notebooks and never in git."""
+    name = profile if isinstance(profile, str) and re.fullmatch(r"[A-Za-z0-9_.-]+", profile) else "scratch"
+    build = Path(build_dir) if build_dir is not None else project_root() / "notebooks" / "_build"
+    return build / f"{name}-figures"
 
-    Tests and golden refreshes point the variable at a build folder, so a smoke run never
-    overwrites the committed figures.
+
+def default_figures_dir(profile: str | None = None) -> Path:
+    """Where figures and results JSON go: $MEMVAE_FIGURES_DIR when set, else <root>/figures for the
+    laptop and paper profiles and `scratch_figures_dir(profile)` for any other.
+
+    The decision is made here, not by whoever starts the notebook: JupyterLab, `jupyter nbconvert
+    --execute`, papermill from any folder and `memvae figures` all end up in this function, so a
+    smoke run can never overwrite the committed figures (or put smoke rows in the README).
+    `profile` defaults to the running notebook's own `profile` parameter (see `session_profile`).
     """
-    env = os.environ.get("MEMVAE_FIGURES_DIR")
-    return Path(env) if env else project_root() / "figures"
+    env = os.environ.get(FIGURES_ENV)
+    if env:
+        return Path(env)
+    profile = profile if profile is not None else session_profile()
+    profile = getattr(profile, "name", profile)  # a Profile object counts as its name
+    if profile in COMMITTED_PROFILES:
+        return project_root() / "figures"
+    return scratch_figures_dir(profile)
+
+
+def session_profile() -> str | None:
+    """The profile of the notebook running this code, None outside one.
+
+    Every notebook's first cell sets `profile` (papermill injects it too), and save_figure is called
+    before write_results names the profile, so the kernel's namespace is the one place that knows it
+    for both. Outside a kernel, $MEMVAE_PROFILE (the notebooks' own default) decides.
+    """
+    ipython = sys.modules.get("IPython")  # never imported here: a plain script has no notebook
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    value = shell.user_ns.get("profile") if shell is not None else None
+    value = getattr(value, "name", value)
+    if isinstance(value, str):
+        return value
+    return os.environ.get("MEMVAE_PROFILE")
 
 
 @dataclass
@@ -114,10 +154,14 @@ def write_results(notebook: str, profile: str, rows, *, device: str, protocol: d
                   figures_dir: str | os.PathLike | None = None) -> Path:
     """Write figures/<paper>/<name>.json for `notebook` ('mem/table1_log_likelihood').
 
-    `figures_dir` defaults to `default_figures_dir()` ($MEMVAE_FIGURES_DIR or <root>/figures).
+    `figures_dir` defaults to `default_figures_dir(profile)`: $MEMVAE_FIGURES_DIR, else
+    <root>/figures at laptop and paper, else a scratch folder under notebooks/_build. Written
+    atomically: a run killed mid-write leaves the previous file, never a truncated one.
     """
+    from .train import atomic_write
+
     assert notebook.count("/") == 1, f"notebook should be '<paper>/<name>', got {notebook!r}"
-    base = Path(figures_dir) if figures_dir is not None else default_figures_dir()
+    base = Path(figures_dir) if figures_dir is not None else default_figures_dir(profile)
     path = base / f"{notebook}.json"
     payload = {
         "notebook": notebook,
@@ -126,27 +170,32 @@ def write_results(notebook: str, profile: str, rows, *, device: str, protocol: d
         "protocol": _round(dict(protocol)),
         "rows": [_as_row(r).to_json() for r in rows],
     }
+    text = json.dumps(payload, indent=2) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2) + "\n")
+    atomic_write(path, lambda f: f.write(text.encode()))
     return path
 
 
 def read_results(path: str | os.PathLike) -> dict:
-    """Load one results JSON; ValueError naming the file and the key when one is missing."""
+    """Load one results JSON; a one-line ValueError naming the file, what is wrong with it and the
+    notebook to rerun (its writer) when it is not valid JSON or misses a key."""
     path = Path(path)
+    fix = f"; rerun its notebook to rewrite it: memvae figures --only {path.parent.name}/{path.stem}"
     try:
         data = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from e
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:  # e.g. truncated by a killed run
+        raise ValueError(f"{path}: not valid JSON ({e}){fix}") from e
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object")
+        raise ValueError(f"{path}: expected a JSON object{fix}")
     for key in REQUIRED_KEYS:
         if key not in data:
-            raise ValueError(f"{path}: missing required key {key!r}")
+            raise ValueError(f"{path}: missing required key {key!r}{fix}")
+    if not isinstance(data["rows"], list):
+        raise ValueError(f"{path}: 'rows' should be a list{fix}")
     for i, row in enumerate(data["rows"]):
         for key in REQUIRED_ROW_KEYS:
-            if key not in row:
-                raise ValueError(f"{path}: rows[{i}] missing required key {key!r}")
+            if not isinstance(row, dict) or key not in row:
+                raise ValueError(f"{path}: rows[{i}] missing required key {key!r}{fix}")
     return data
 
 
@@ -189,16 +238,30 @@ def format_table(rows, digits: int = 2) -> str:
     return "\n".join([line(header), rule, *(line(c) for c in body)])
 
 
+def scoreboard_results(figures_dir: str | os.PathLike) -> tuple[dict[Path, dict], dict[Path, str]]:
+    """({path: results} the scoreboard shows, {path: profile} it leaves out) for every results JSON
+    under `figures_dir`. Only laptop and paper results count: a smoke run's JSON copied (or written
+    with an explicit MEMVAE_FIGURES_DIR) into figures/ would otherwise put toy numbers in the README.
+    Raises read_results' ValueError for a file that cannot be read."""
+    shown, ignored = {}, {}
+    for path in sorted(Path(figures_dir).glob("*/*.json")):
+        data = read_results(path)
+        if data["profile"] in COMMITTED_PROFILES:
+            shown[path] = data
+        else:
+            ignored[path] = data["profile"]
+    return shown, ignored
+
+
 def build_scoreboard(figures_dir: str | os.PathLike) -> str:
-    """A markdown table of every row with a paper value, from every results JSON under
-    `figures_dir`; rows without one (our extra diagnostics) stay in the JSON, linked below."""
-    paths = sorted(Path(figures_dir).glob("*/*.json"))
-    if not paths:
+    """A markdown table of every row with a paper value, from every laptop or paper results JSON
+    under `figures_dir`; rows without one (our extra diagnostics) stay in the JSON, linked below."""
+    shown, _ = scoreboard_results(figures_dir)
+    if not shown:
         return "_No results yet: run `make figures`._"
     lines = ["| notebook | quantity | dataset | model | paper | ours | gap | unit | profile |",
              "| --- | --- | --- | --- | ---: | ---: | ---: | --- | --- |"]
-    for path in paths:
-        data = read_results(path)
+    for data in shown.values():
         for row in data["rows"]:
             if row.get("paper") is None:
                 continue
@@ -206,17 +269,19 @@ def build_scoreboard(figures_dir: str | os.PathLike) -> str:
                      _fmt(row.get("paper"), 2), _fmt(row["ours"], 2), _fmt(row.get("gap"), 2),
                      row.get("unit", ""), data["profile"]]
             lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
-    links = ", ".join(f"[{p.parent.name}/{p.stem}]({Path(figures_dir).name}/{p.parent.name}/{p.name})" for p in paths)
+    links = ", ".join(f"[{p.parent.name}/{p.stem}]({Path(figures_dir).name}/{p.parent.name}/{p.name})" for p in shown)
     return "\n".join(lines) + f"\n\nEvery number of every notebook, with its protocol: {links}."
 
 
 def build_gallery(figures_dir: str | os.PathLike) -> str:
-    """One image per notebook (the PNG named after it), linked to the notebook that makes it."""
+    """One image per notebook (the PNG named after its laptop or paper results JSON), linked to the
+    notebook that makes it."""
     figures_dir = Path(figures_dir)
+    shown, _ = scoreboard_results(figures_dir)
     cells = []
     for png in sorted(figures_dir.glob("*/*.png")):
-        if not (figures_dir / png.parent.name / f"{png.stem}.json").exists():
-            continue  # secondary figures of a notebook
+        if figures_dir / png.parent.name / f"{png.stem}.json" not in shown:
+            continue  # secondary figures of a notebook, or a notebook run at another profile
         name = f"{png.parent.name}/{png.stem}"
         cells.append(f"[**{name}**](notebooks/{name}.ipynb)<br>"
                      f"<img src=\"{figures_dir.name}/{name}.png\" width=\"400\">")
@@ -238,7 +303,10 @@ def _replace_between(text: str, start_marker: str, end_marker: str, body: str, w
 
 def update_readme(readme_path: str | os.PathLike, figures_dir: str | os.PathLike) -> bool:
     """Regenerate the scoreboard (and the gallery, when the README has its markers); True when the
-    README changed."""
+    README changed. Everything is read before the README is written, and it is written atomically:
+    an unreadable results JSON or a kill leaves the README as it was."""
+    from .train import atomic_write
+
     readme_path = Path(readme_path)
     text = readme_path.read_text()
     new = _replace_between(text, SCOREBOARD_START, SCOREBOARD_END, build_scoreboard(figures_dir), readme_path)
@@ -246,5 +314,5 @@ def update_readme(readme_path: str | os.PathLike, figures_dir: str | os.PathLike
         new = _replace_between(new, GALLERY_START, GALLERY_END, build_gallery(figures_dir), readme_path)
     if new == text:
         return False
-    readme_path.write_text(new)
+    atomic_write(readme_path, lambda f: f.write(new.encode()))
     return True

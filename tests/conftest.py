@@ -1,23 +1,13 @@
-"""Shared test helpers: a headless matplotlib, and tiny notebooks built in tmp_path."""
+"""Shared fixtures: a headless matplotlib, and a notebooks folder in tmp_path.
+
+Helpers that tests import live in modules of their own (notebook_files.py, toy_models.py): a test
+that imports `conftest` by name gets whichever conftest.py was imported first (tests/browser has
+one too), so bare `pytest` at the repository root stopped at collection."""
 
 import matplotlib
 import pytest
 
 matplotlib.use("Agg")
-
-
-def write_notebook(path, *cells, parameters="profile = 'laptop'\ninteractive = True\ndevice = 'auto'\nseed = 0"):
-    """A minimal notebook: a cell tagged `parameters`, then one code cell per string in `cells`."""
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    first = nbformat.v4.new_code_cell(parameters)
-    first.metadata["tags"] = ["parameters"]
-    nb.cells = [first] + [nbformat.v4.new_code_cell(src) for src in cells]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-    return path
 
 
 @pytest.fixture

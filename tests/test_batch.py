@@ -1,12 +1,20 @@
-"""The papermill batch: discovery, filtering, profile types, failure reports and the CLI exit code.
+"""The papermill batch: discovery, filtering, profile types, failure reports and the CLI exit code;
+where a notebook's figures and results go, whoever runs it.
 
-The two tests that execute notebooks start real kernels (a few seconds each)."""
+The tests that execute notebooks start real kernels (a few seconds each)."""
 
+import contextlib
 import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import write_notebook
+from notebook_files import write_notebook
 
 from memvae_lib import batch, cli
 from memvae_lib.results import project_root
@@ -56,13 +64,16 @@ def test_batch_injects_typed_parameters_and_reports_the_failing_cell(notebook_tr
                    "assert (profile, seed, device) == ('smoke', 1234, 'cpu'), (profile, seed, device)\n"
                    "import os\nfrom memvae_lib.results import default_figures_dir\n"
                    "print('cwd', os.path.basename(os.getcwd()))\nprint('figures', default_figures_dir())")
-    write_notebook(notebook_tree / "demo" / "broken.ipynb", "x = 1", "\n# the culprit\nraise ValueError('boom')",
+    # a multi-line message whose last line is the remedy, as data.DataError's
+    write_notebook(notebook_tree / "demo" / "broken.ipynb", "x = 1",
+                   "\n# the culprit\ny = 2\nraise ValueError('boom:\\n  a detail\\nrun `make data` to fix it')",
                    "print('never')")
+    write_notebook(notebook_tree / "demo" / "dead.ipynb", "x = 1", "import os\nos._exit(1)", "print('never')")
     results = batch.run_notebooks("smoke", device="cpu", jobs=2, notebooks_dir=notebook_tree,
                                   build_dir=tmp_path / "build")
     by_name = {r.name: r for r in results}
-    assert [r.name for r in results] == ["demo/broken", "demo/ok"]
-    ok, broken = by_name["demo/ok"], by_name["demo/broken"]
+    assert [r.name for r in results] == ["demo/broken", "demo/dead", "demo/ok"]
+    ok, broken, dead = by_name["demo/ok"], by_name["demo/broken"], by_name["demo/dead"]
     assert ok.ok, ok.failure()
     assert ok.output_path == tmp_path / "build" / "smoke" / "demo" / "ok.ipynb"
     executed = nbformat.read(ok.output_path, as_version=4)
@@ -71,15 +82,25 @@ def test_batch_injects_typed_parameters_and_reports_the_failing_cell(notebook_tr
     assert f"figures {tmp_path / 'build' / 'smoke-figures'}" in text  # smoke never writes figures/
     assert "MEMVAE_FIGURES_DIR" not in os.environ  # the redirect is undone after the batch
     assert not broken.ok
-    assert (broken.cell_index, broken.ename, broken.evalue) == (2, "ValueError", "boom")
-    assert broken.source_line == "# the culprit"
+    # the error's first line and its last (the remedy), the line that raised rather than the cell's first
+    assert (broken.cell_index, broken.ename) == (2, "ValueError")
+    assert broken.evalue == "boom: ... run `make data` to fix it"
+    assert broken.source_line == "raise ValueError('boom:\\n  a detail\\nrun `make data` to fix it')"
+    assert broken.failure() == (
+        f"demo/broken: cell 2 (In [4]) `{broken.source_line}`: ValueError: boom: ... run `make data` to fix it "
+        f"-> traceback in {broken.output_path}; fix it, then rerun `memvae figures --profile smoke --only demo/broken`")
+    # a dead kernel leaves no error output: the cell is the one papermill had started
+    assert not dead.ok and (dead.cell_index, dead.ename) == (2, "DeadKernelError")
+    assert re.match(r"demo/dead: cell 2( \(In \[4\]\))?: DeadKernelError: Kernel died: the kernel process died in "
+                    r"this cell \(killed for memory, or a crash in native code\) -> traceback in .*; fix it, then "
+                    r"rerun `memvae figures --profile smoke --only demo/dead`$", dead.failure()), dead.failure()
     out = capsys.readouterr().out
-    assert "FAILED demo/broken: cell 2 (In [" in out and "ValueError: boom" in out
-    assert "2 notebook(s): 1 ok, 1 FAILED" in out
+    assert "3 notebook(s): 1 ok, 2 FAILED" in out
+    assert "demo/broken:" not in out  # the table only counts failures: the caller tells each, once
 
 
 def test_cli_figures_exits_non_zero_naming_notebook_and_cell(notebook_tree, tmp_path, monkeypatch, capsys):
-    write_notebook(notebook_tree / "demo" / "broken.ipynb", "1 / 0")
+    write_notebook(notebook_tree / "demo" / "broken.ipynb", "x = 1\n1 / 0")
     write_notebook(notebook_tree / "demo" / "skipped.ipynb", "raise SystemExit('must not run')")
     readme = tmp_path / "README.md"
     readme.write_text("<!-- scoreboard:start -->\n<!-- scoreboard:end -->\n")
@@ -88,8 +109,91 @@ def test_cli_figures_exits_non_zero_naming_notebook_and_cell(notebook_tree, tmp_
     assert cli.main(["figures", "--profile", "smoke", "--only", "broken"]) == 1
     captured = capsys.readouterr()
     # In [3]: papermill's injected-parameters cell ran as In [2]; cell 1 counts source cells from 0
-    assert "FAILED demo/broken: cell 1 (In [3]) `1 / 0`: ZeroDivisionError" in captured.err
+    assert ("FAILED demo/broken: cell 1 (In [3]) `1 / 0`: ZeroDivisionError: division by zero -> traceback in "
+            in captured.err)
+    assert "rerun `memvae figures --profile smoke --only demo/broken`" in captured.err
+    assert (captured.out + captured.err).count("demo/broken:") == 1  # told once
     assert "skipped" not in captured.out
     assert "make figures" in readme.read_text()  # the scoreboard is rebuilt even after a failure
     assert cli.main(["figures", "--profile", "smoke", "--only", "nothing-matches"]) == 2
     assert "no notebook matches 'nothing-matches'" in capsys.readouterr().err
+
+
+def test_zero_jobs_is_refused_not_run_as_one(notebook_tree):
+    write_notebook(notebook_tree / "demo" / "ok.ipynb", "x = 1")
+    with pytest.raises(ValueError, match=r"jobs=0: the number of notebooks run at once must be an integer >= 1"):
+        batch.run_notebooks("smoke", jobs=0, notebooks_dir=notebook_tree)
+
+
+def _tiny_project(tmp_path):
+    """tmp_path as a project root: pyproject.toml and notebooks/profiles/smoke.yaml."""
+    (tmp_path / "notebooks" / "profiles").mkdir(parents=True)
+    (tmp_path / "pyproject.toml").write_text("")
+    smoke = project_root() / "notebooks" / "profiles" / "smoke.yaml"
+    (tmp_path / "notebooks" / "profiles" / "smoke.yaml").write_text(smoke.read_text())
+    return tmp_path
+
+
+@pytest.mark.parametrize("profile, goes_to", [("smoke", "notebooks/_build/smoke-figures"), ("laptop", "figures")])
+def test_a_notebook_run_outside_the_batch_writes_where_its_profile_says(tmp_path, monkeypatch, profile, goes_to):
+    """papermill from another folder, no MEMVAE_FIGURES_DIR: only laptop (and paper) reach figures/."""
+    import papermill as pm
+
+    monkeypatch.delenv("MEMVAE_FIGURES_DIR", raising=False)
+    monkeypatch.delenv("MEMVAE_PROFILE", raising=False)
+    root = _tiny_project(tmp_path / "project")
+    notebook = write_notebook(
+        root / "notebooks" / "demo" / "nb.ipynb",
+        "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+        "from memvae_lib.plots import save_figure\nfrom memvae_lib.results import Row, write_results\n"
+        "save_figure(plt.figure(), 'demo/nb')\n"
+        "write_results('demo/nb', profile, [Row('q', 'VAE', 1.0, paper=2.0)], device='cpu', protocol={})",
+        parameters="profile = 'laptop'")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    pm.execute_notebook(str(notebook), str(elsewhere / "out.ipynb"), parameters={"profile": profile},
+                        cwd=str(notebook.parent), kernel_name="python3", progress_bar=False)
+    written = sorted(p.relative_to(root).as_posix() for p in root.rglob("nb.*") if p.parent.name == "demo"
+                     and p.suffix != ".ipynb")
+    assert written == [f"{goes_to}/demo/nb.{ext}" for ext in ("json", "pdf", "png")]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_killing_memvae_figures_ends_its_kernel(tmp_path):
+    """The kernels' parent poller (JPY_PARENT_PID) ends them with `memvae figures`."""
+    root = _tiny_project(tmp_path)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    write_notebook(root / "notebooks" / "demo" / "sleep.ipynb",
+                   f"import os, time, pathlib\npathlib.Path({str(marks)!r}, str(os.getpid())).touch()\n"
+                   "time.sleep(300)")
+    log = tmp_path / "log.txt"
+    with open(log, "w") as out:
+        parent = subprocess.Popen([sys.executable, "-m", "memvae_lib.cli", "figures", "--profile", "smoke",
+                                   "--only", "demo/sleep"], cwd=root, stdout=out, stderr=subprocess.STDOUT)
+    kernels = []
+    try:
+        end = time.monotonic() + 180
+        while not (kernels := [int(p.name) for p in marks.iterdir()]) and time.monotonic() < end:
+            time.sleep(0.2)
+        assert kernels, f"the kernel never ran the cell:\n{log.read_text()}"
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=30)
+        end = time.monotonic() + 10
+        while _alive(kernels[0]) and time.monotonic() < end:
+            time.sleep(0.2)
+        assert not _alive(kernels[0]), "the kernel outlived `memvae figures`"
+    finally:
+        for pid in [parent.pid, *kernels]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        parent.wait(timeout=30)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")

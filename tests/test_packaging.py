@@ -101,3 +101,19 @@ def test_kernel_python3_is_this_interpreter():
     from memvae_lib.batch import kernel_interpreter
 
     assert kernel_interpreter("python3") == sys.executable
+
+
+def test_bare_pytest_at_the_root_collects_the_unit_tests_only():
+    """`pytest` typed at the repository root (what most users do) collects every unit test and
+    neither the goldens (nbval) nor the browser test; it once stopped at collection because a test
+    imported `conftest` by name and got tests/browser/conftest.py."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    collected = [line for line in out.stdout.splitlines() if "::" in line]
+    assert len(collected) > 300
+    assert not [c for c in collected if c.startswith(("tests/browser", "tests/goldens"))]
+    assert {c.split("::")[0] for c in collected} >= {"tests/test_batch.py", "tests/test_runs.py",
+                                                     "tests/test_packaging.py"}

@@ -1,7 +1,11 @@
 import json
+import os
+import sys
 
 import pytest
+from matplotlib.figure import Figure
 
+from memvae_lib import cli, results
 from memvae_lib.results import (GALLERY_END, GALLERY_START, SCOREBOARD_END, SCOREBOARD_START, Row, build_gallery,
                                 build_scoreboard, format_table,
                                 project_root, read_results, update_readme, write_results)
@@ -136,3 +140,114 @@ def test_gallery_shows_each_notebooks_main_figure_linked_to_it(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"{GALLERY_START}\nold\n{GALLERY_END}\n{SCOREBOARD_START}\n{SCOREBOARD_END}\n")
     assert update_readme(readme, figures) and "old" not in readme.read_text()
+
+
+# ------------------------------------------------------------------------------------------------
+# where results go: decided by the profile, whoever runs the notebook
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """tmp_path as the project root, with no MEMVAE_FIGURES_DIR / MEMVAE_PROFILE in the way."""
+    monkeypatch.setattr(results, "project_root", lambda *a, **k: tmp_path)
+    monkeypatch.delenv("MEMVAE_FIGURES_DIR", raising=False)
+    monkeypatch.delenv("MEMVAE_PROFILE", raising=False)
+    return tmp_path
+
+
+@pytest.mark.parametrize("profile, folder", [
+    ("laptop", "figures"), ("paper", "figures"),
+    ("smoke", "notebooks/_build/smoke-figures"), ("huge", "notebooks/_build/huge-figures"),
+    (None, "notebooks/_build/scratch-figures"),  # no notebook, no MEMVAE_PROFILE: not committed either
+])
+def test_default_figures_dir_follows_the_profile(project, profile, folder):
+    assert results.default_figures_dir(profile) == project / folder
+
+
+def test_an_explicit_figures_dir_wins_at_every_profile(project, monkeypatch):
+    monkeypatch.setenv("MEMVAE_FIGURES_DIR", str(project / "elsewhere"))
+    assert {results.default_figures_dir(p) for p in ("smoke", "laptop", None)} == {project / "elsewhere"}
+
+
+def test_write_results_at_smoke_never_reaches_the_committed_figures(project):
+    smoke = write_results("mem/t", "smoke", _rows(), device="cpu", protocol={})
+    laptop = write_results("mem/t", "laptop", _rows(), device="cpu", protocol={})
+    assert smoke == project / "notebooks" / "_build" / "smoke-figures" / "mem" / "t.json"
+    assert laptop == project / "figures" / "mem" / "t.json"
+    assert read_results(laptop)["profile"] == "laptop"
+
+
+def test_save_figure_follows_the_running_notebooks_profile(project, monkeypatch):
+    """save_figure runs before write_results names the profile: the kernel's `profile` decides."""
+    from types import SimpleNamespace
+
+    from memvae_lib.plots import save_figure
+
+    figures = [Figure(), Figure()]
+    namespace = {"profile": "smoke"}
+    shell = SimpleNamespace(user_ns=namespace)  # a kernel's IPython, as far as results.py looks
+    ipython = SimpleNamespace(get_ipython=lambda: shell, version_info=(9, 0))  # matplotlib asks the version
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    png, _ = save_figure(figures[0], "mem/demo")
+    assert png == project / "notebooks" / "_build" / "smoke-figures" / "mem" / "demo.png"
+    namespace["profile"] = "paper"
+    assert save_figure(figures[1], "mem/demo")[0] == project / "figures" / "mem" / "demo.png"
+    namespace.clear()  # no `profile` in the notebook: $MEMVAE_PROFILE, as the notebooks' first cell
+    monkeypatch.setenv("MEMVAE_PROFILE", "laptop")
+    assert results.default_figures_dir() == project / "figures"
+
+
+def test_scoreboard_leaves_out_results_of_other_profiles_and_says_so(project, monkeypatch, capsys):
+    figures = project / "figures"
+    write_results("mem/table1", "laptop", _rows()[:1], device="cpu", protocol={}, figures_dir=figures)
+    write_results("mem/fig4", "smoke", _rows()[:1], device="cpu", protocol={}, figures_dir=figures)
+    (figures / "mem" / "fig4.png").write_bytes(b"png")
+    board = build_scoreboard(figures)
+    assert "| mem/table1 |" in board and "mem/fig4" not in board and "smoke" not in board
+    assert "fig4" not in build_gallery(figures)
+    readme = project / "README.md"
+    readme.write_text(f"{SCOREBOARD_START}\n{SCOREBOARD_END}\n")
+    monkeypatch.setattr(cli, "project_root", lambda: project)
+    assert cli.main(["scoreboard"]) == 0
+    err = capsys.readouterr().err
+    assert f"left out {figures / 'mem' / 'fig4.json'}: profile 'smoke'" in err and "--profile laptop" in err
+    assert "smoke" not in readme.read_text() and "| mem/table1 |" in readme.read_text()
+
+
+# ------------------------------------------------------------------------------------------------
+# atomic writes, and a broken results JSON
+
+def test_results_json_and_readme_are_replaced_atomically(tmp_path, monkeypatch):
+    figures = tmp_path / "figures"
+    path = write_results("mem/t", "laptop", _rows(), device="cpu", protocol={}, figures_dir=figures)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{SCOREBOARD_START}\nold\n{SCOREBOARD_END}\n")
+    before = path.read_text(), readme.read_text()
+
+    def killed(*args):  # the process dies between writing the new content and swapping it in
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        write_results("mem/t", "laptop", _rows()[:1], device="cpu", protocol={}, figures_dir=figures)
+    with pytest.raises(KeyboardInterrupt):
+        update_readme(readme, figures)
+    assert (path.read_text(), readme.read_text()) == before  # the old files, whole
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["README.md", "t.json"]  # no temp files
+
+
+@pytest.mark.parametrize("content", ['{"notebook": "mem/t", "profile": "lap', "", "\xff\xfe"])
+def test_scoreboard_with_a_truncated_results_json_fails_in_one_line_and_keeps_the_readme(
+        tmp_path, monkeypatch, capsys, content):
+    figures = tmp_path / "figures"
+    write_results("mem/ok", "laptop", _rows(), device="cpu", protocol={}, figures_dir=figures)
+    broken = figures / "mem" / "t.json"
+    broken.write_bytes(content.encode("latin-1"))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{SCOREBOARD_START}\nold\n{SCOREBOARD_END}\n")
+    monkeypatch.setattr(cli, "project_root", lambda: tmp_path)
+    assert cli.main(["scoreboard"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"memvae scoreboard: {broken}: not valid JSON (")
+    assert "rerun its notebook to rewrite it: memvae figures --only mem/t; README.md not updated" in err
+    assert readme.read_text() == f"{SCOREBOARD_START}\nold\n{SCOREBOARD_END}\n"
