@@ -45,3 +45,21 @@ def test_golden_runs_the_notebook_as_committed(path):
     ours = json.loads(path.read_text())["cells"]
     assert [("".join(c["source"]), c["cell_type"]) for c in golden] == \
            [("".join(c["source"]), c["cell_type"]) for c in ours], f"stale golden: make goldens ONLY={name}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_knob_is_checked_before_anything_trains(path):
+    """Each name the parameters cell assigns (beside the four check_parameters always checks) has a
+    rule in the notebook's check_parameters call, and that call comes before the first run."""
+    import ast
+
+    nb = json.loads(path.read_text())
+    params = ast.parse("".join(nb["cells"][0]["source"]))
+    knobs = {t.id for node in params.body if isinstance(node, ast.Assign) for t in node.targets
+             if isinstance(t, ast.Name)} - {"profile", "device", "seed", "interactive"}
+    source = "\n".join("".join(c["source"]) for c in nb["cells"][1:] if c["cell_type"] == "code")
+    calls = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call)
+             and getattr(n.func, "id", None) == "check_parameters"]
+    assert len(calls) == 1, "one check_parameters(globals(), ...) call"
+    assert {k.arg for k in calls[0].keywords} == knobs
+    assert source.index("check_parameters(") < source.index("get_or_train(") if "get_or_train(" in source else True

@@ -8,6 +8,7 @@ with a discrete selector (eVAE, mVAE), (B, S, k) with log p(y) already added (se
 from __future__ import annotations
 
 import dataclasses
+import functools
 from abc import ABC, abstractmethod
 from typing import Iterator
 
@@ -17,11 +18,43 @@ from torch import nn
 from ..nets import batch_norm_layers, collecting_batch_norm
 
 
+# Methods whose tensor inputs (x, z) follow the model's dtype: a float32 image batch or prior draw
+# given to a float64 model (the smoke profile, `RunSpec.dtype`) is cast at the boundary, so that
+# notebooks and estimators never need to know the dtype. A no-op for inputs already in it.
+INPUT_METHODS = ("log_weights", "training_loss", "decode_mean", "posterior_mean", "sample_posterior",
+                 "kl_per_unit", "encode", "decode", "encoder_features", "attention", "assign_epitomes",
+                 "epitome_costs", "conditional_log_weights", "reconstruct", "prepare_evaluation")
+INPUT_KEYWORDS = ("x", "z", "z_in", "x_train")
+
+
+def _follow(value, dtype: torch.dtype):
+    if isinstance(value, torch.Tensor) and value.is_floating_point() and value.dtype != dtype:
+        return value.to(dtype)
+    return value
+
+
+def _inputs_follow_model_dtype(method):
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        dtype = self.dtype
+        args = tuple(_follow(a, dtype) for a in args)
+        kwargs = {k: _follow(v, dtype) if k in INPUT_KEYWORDS else v for k, v in kwargs.items()}
+        return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class LatentVariableModel(nn.Module, ABC):
     """p(z) p(x|z) with an amortised q(z|x). Subclasses set `config` and `latent_dim`."""
 
     config: object
     latent_dim: int
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in INPUT_METHODS:
+            if name in cls.__dict__ and callable(cls.__dict__[name]):
+                setattr(cls, name, _inputs_follow_model_dtype(cls.__dict__[name]))
 
     # ---- required -----------------------------------------------------------------------------
     @abstractmethod
@@ -57,6 +90,10 @@ class LatentVariableModel(nn.Module, ABC):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

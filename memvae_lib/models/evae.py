@@ -326,5 +326,5 @@ class EpitomicVAE(HardAssignmentModel):
         """Generation (Sec. 4.2): y ~ Uniform(E), z ~ N(0, I), returned masked: m_y * z, (n, D)."""
         device = generator.device if generator is not None else self.device
         y = torch.randint(self.num_epitomes, (n,), generator=generator, device=device)
-        z = torch.randn(n, self.latent_dim, generator=generator, device=device)
+        z = torch.randn(n, self.latent_dim, generator=generator, device=device, dtype=self.dtype)
         return (self.masks.to(device)[y] * z).to(self.device)

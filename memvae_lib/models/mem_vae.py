@@ -104,7 +104,7 @@ class MemVAE(VAE):
         if str(layer) not in self.memories:
             raise ValueError(f"layer={layer} has no memory; memory layers: {self.memory_layers}")
         memory = self.memories[str(layer)]
-        h_m = memory.read(torch.eye(memory.n_slots, device=self.device))  # (n, H)
+        h_m = memory.read(torch.eye(memory.n_slots, device=self.device, dtype=self.dtype))  # (n, H)
         h = self.compositions[str(layer)](torch.zeros_like(h_m), h_m)
         out, _, _ = self._decode(h, top_layer=layer - 1)
         return self._mean(out)

@@ -266,5 +266,5 @@ class MixtureVAE(HardAssignmentModel):
         """y ~ Uniform(E), z ~ N(0, I_K) placed in block y, (n, E*K)."""
         device = generator.device if generator is not None else self.device
         y = torch.randint(self.num_epitomes, (n,), generator=generator, device=device)
-        z = torch.randn(n, self.config.epitome_size, generator=generator, device=device)
+        z = torch.randn(n, self.config.epitome_size, generator=generator, device=device, dtype=self.dtype)
         return self._embed(z, y).to(self.device)

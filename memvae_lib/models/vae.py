@@ -242,4 +242,4 @@ class VAE(LatentVariableModel):
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         device = generator.device if generator is not None else self.device
-        return torch.randn(n, self.latent_dim, generator=generator, device=device).to(self.device)
+        return torch.randn(n, self.latent_dim, generator=generator, device=device, dtype=self.dtype).to(self.device)
