@@ -7,8 +7,10 @@
 """
 from __future__ import annotations
 
+import io
 import json
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -16,7 +18,7 @@ from typing import Callable
 import torch
 
 from .estimators._util import evaluation_mode
-from .train import atomic_write
+from .train import IntegrityError, read_verified, write_verified
 
 TEST_BINARISATION_SEED = 1234
 ACTIVITY_BINARISATION_SEED = 123  # Burda et al.'s activity data (PROTOCOLS §1.5)
@@ -81,17 +83,36 @@ def inputs_and_reconstructions(model, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([x.cpu(), model.reconstruct(x.to(model.device)).cpu()])
 
 
+def _cached(path: Path, decode: Callable[[bytes], object]):
+    """The value stored at `path` when its digest checks out; None when there is none, or when it is
+    damaged, unreadable or from before digests (then it is recomputed, never used: a cache)."""
+    if not path.exists():
+        return None
+    try:
+        return decode(read_verified(path, fix="It is recomputed."))
+    except (IntegrityError, OSError, ValueError, RuntimeError, EOFError) as e:
+        warnings.warn(f"ignoring cached metric {path} ({str(e).split('. ')[0]}); recomputing it", stacklevel=3)
+        return None
+
+
+def _store(path: Path, data: bytes) -> None:
+    """Write a metric beside its digest; a run folder this process cannot write (a read-only or
+    group-shared cache) just goes without the cache."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_verified(path, data)
+    except PermissionError:
+        pass
+
+
 def cached_metric(run_path: Path, key: str, compute: Callable[[], dict]) -> dict:
-    """`compute()` once per (run, key); the JSON result is stored atomically in run_path/metrics."""
+    """`compute()` once per (run, key); the JSON result is stored atomically in run_path/metrics with
+    its sha256 beside it, and a stored result is used only when its digest checks out."""
     path = Path(run_path) / "metrics" / f"{key}.json"
-    if path.exists():
-        try:
-            return json.loads(path.read_text())
-        except json.JSONDecodeError:
-            path.unlink()  # a torn write from a killed process: recompute rather than fail
-    value = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda f: f.write(json.dumps(value, indent=1).encode()))
+    value = _cached(path, json.loads)
+    if value is None:
+        value = compute()
+        _store(path, json.dumps(value, indent=1).encode())
     return value
 
 
@@ -104,15 +125,14 @@ def per_example_log_likelihood(run, test: TestSet, k: int, *, seed: int = 123) -
     from .estimators import iw_log_likelihood
 
     path = Path(run.path) / "metrics" / f"{_iw_key(test, k, seed)}.pt"
-    if path.exists():
-        try:
-            return torch.load(path, weights_only=True)
-        except Exception:
-            path.unlink()  # torn write from a killed process: recompute
+    values = _cached(path, lambda data: torch.load(io.BytesIO(data), weights_only=True))
+    if values is not None:
+        return values
     start = time.perf_counter()
     values = iw_log_likelihood(run.model, test.x, k=k, seed=seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda f: torch.save(values, f))
+    buffer = io.BytesIO()
+    torch.save(values, buffer)
+    _store(path, buffer.getvalue())
     cached_metric(run.path, _iw_key(test, k, seed) + "-seconds",
                   lambda: {"seconds": round(time.perf_counter() - start, 2)})
     return values

@@ -1,6 +1,7 @@
 """The evaluation protocol: the MNIST test set binarised once, cached metrics, paired differences."""
 from types import SimpleNamespace
 
+import pytest
 import torch
 
 from memvae_lib import evaluation as ev
@@ -22,7 +23,36 @@ def test_cached_metric_computes_once_and_survives_a_torn_file(tmp_path):
     assert cached_metric(tmp_path, "m", compute) == {"value": 1.5}
     assert cached_metric(tmp_path, "m", compute) == {"value": 1.5} and len(calls) == 1
     (tmp_path / "metrics" / "m.json").write_text('{"val')  # a write cut off by a kill
-    assert cached_metric(tmp_path, "m", compute) == {"value": 1.5} and len(calls) == 2
+    with pytest.warns(UserWarning, match="ignoring cached metric"):
+        assert cached_metric(tmp_path, "m", compute) == {"value": 1.5} and len(calls) == 2
+
+
+@pytest.mark.parametrize("damage", ["flipped_digit", "no_digest"])
+def test_a_damaged_cached_metric_is_recomputed_never_used(tmp_path, damage):
+    calls = []
+    compute = lambda: calls.append(1) or {"value": 1.5}  # noqa: E731
+    cached_metric(tmp_path, "m", compute)
+    path = tmp_path / "metrics" / "m.json"
+    if damage == "flipped_digit":  # still valid JSON, a wrong number: only the digest can tell
+        path.write_text(path.read_text().replace("1.5", "7.5"))
+    else:  # a metric cached before digests were recorded
+        (tmp_path / "metrics" / "m.json.sha256").unlink()
+        path.write_text('{"value": 7.5}')
+    with pytest.warns(UserWarning, match=r"ignoring cached metric .*m\.json"):
+        assert cached_metric(tmp_path, "m", compute) == {"value": 1.5}
+    assert len(calls) == 2
+    assert cached_metric(tmp_path, "m", compute) == {"value": 1.5} and len(calls) == 2  # stored anew
+
+
+def test_a_metric_of_a_read_only_run_is_computed_without_the_cache(tmp_path, monkeypatch):
+    import memvae_lib.evaluation as ev
+
+    def refuse(*_):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(ev, "write_verified", refuse)  # as root, chmod would not stop the write
+    assert cached_metric(tmp_path, "m", lambda: {"value": 2.0}) == {"value": 2.0}
+    assert not (tmp_path / "metrics" / "m.json").exists()
 
 
 def _run(tmp_path, name, **kw):
