@@ -5,9 +5,9 @@ folder, and `get_or_train` trains a run once and loads it ever after.
         spec.json        the canonical spec, human-readable (written before training)
         checkpoint.pt    model, optimiser, RNG states, history (train.py; resumed after a kill)
         model.pt         final weights with BN statistics from the full training set (§1.6)
-        *.pt.sha256      the digest of checkpoint.pt / model.pt, checked on every load
+        *.sha256         the digest of checkpoint.pt / model.pt / history.json, checked on every load
                          (train.write_verified: a kill never makes a good file look damaged)
-        history.json     per-epoch history
+        history.json     per-epoch history (the training curves), with history.json.sha256
         done             written last: the run is finished
         .lock            flock'd while a process trains or loads, so concurrent askers train once
 
@@ -193,7 +193,7 @@ def get_or_train(spec: RunSpec, *, device="auto", evaluate: Callable | None = No
         try:
             data = read_verified(model_file, fix)  # a damaged model is never loaded
             model.load_state_dict(torch.load(io.BytesIO(data), map_location=device, weights_only=True))
-            history = json.loads((path / "history.json").read_text())
+            history = json.loads(read_verified(path / "history.json", fix))  # the training curves too
         except IntegrityError:
             raise
         except Exception as e:
@@ -224,7 +224,7 @@ def _train_run(spec, model, path, device, evaluate, load_data, deadline=None) ->
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     write_verified(path / "model.pt", buffer.getvalue())
-    _write_text(path / "history.json", json.dumps(history, indent=1) + "\n")
+    write_verified(path / "history.json", (json.dumps(history, indent=1) + "\n").encode())
     _write_text(path / "done", f"{spec.label or path.name}\n")
 
 

@@ -50,6 +50,18 @@ def test_a_flipped_byte_in_model_pt_is_refused_not_loaded(runs):
     assert calls(counter) == 1 and (path / "model.pt").read_bytes() == damaged  # neither loaded nor retrained over
 
 
+def test_a_changed_number_in_the_history_is_refused(runs):
+    """The training curves are read from history.json: a digit changed there (still valid JSON) is
+    a damaged run, not a different curve."""
+    counter = runs / "calls"
+    path = ask(counter).path
+    text = (path / "history.json").read_text()
+    (path / "history.json").write_text(text.replace('"epoch": 1', '"epoch": 7', 1))
+    with pytest.raises(RuntimeError, match=rf"{path / 'history.json'} is damaged.*Delete the folder {path}"):
+        ask(counter)
+    assert calls(counter) == 1
+
+
 def test_a_flipped_byte_in_the_checkpoint_is_refused_not_resumed(runs):
     counter = runs / "calls"
 
@@ -116,7 +128,7 @@ def test_a_kill_at_any_write_resumes_to_the_same_model(runs, monkeypatch):
     count = kill_at_replace(monkeypatch, 0, after=False)  # counts, never kills
     reference = ask(counter)
     reference_digest, path, writes = digest(reference.model), reference.path, count[0]
-    assert writes == 12  # spec, 2 checkpoints x 3 (digest, file, digest), model x 3, history, done
+    assert writes == 14  # spec, 2 checkpoints x 3 (digest, file, digest), model x 3, history x 3, done
     for n in range(1, writes + 1):
         for after in (False, True):
             shutil.rmtree(path)
