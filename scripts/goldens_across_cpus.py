@@ -89,6 +89,9 @@ def main(argv=None) -> int:
             changed = perturbed_goldens(Path(tmp) / "goldens")
             print("\n".join(changed))
             passed, failed, minutes = nbval(Path(tmp) / "goldens", base, args.logs / "perturbed.log")
+            if passed + failed == 0:
+                print(f"nbval ran no check: see {args.logs / 'perturbed.log'}")
+                return 2
             failing = set(re.findall(r"FAILED \S*?(\w+/\w+)\.ipynb", (args.logs / "perturbed.log").read_text()))
             missed = [c.split(":")[0] for c in changed if c.split(":")[0] not in failing]
             print(f"perturbed goldens: {passed} passed, {failed} failed checks in {minutes:.1f} min; "
