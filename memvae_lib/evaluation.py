@@ -1,12 +1,13 @@
 """The evaluation protocol shared by every notebook: which test images, and metrics cached per run.
 
-* MNIST test images are binarised once with a fixed seed (MEM_DGM, PROTOCOLS §1.2); the seed and a
+* MNIST test images are binarised once with a fixed seed (MEM_DGM, docs/protocols.md §1.2); the seed and a
   hash of the binarised set travel with every result (`TestSet.protocol`).
 * A metric is stored in the run's folder under a key naming everything it depends on (k, test-set
   hash, sampler seed), so a second notebook or a second run of the batch never recomputes it.
 """
 from __future__ import annotations
 
+import errno
 import io
 import json
 import time
@@ -21,7 +22,7 @@ from .estimators._util import evaluation_mode
 from .train import IntegrityError, read_verified, write_verified
 
 TEST_BINARISATION_SEED = 1234
-ACTIVITY_BINARISATION_SEED = 123  # Burda et al.'s activity data (PROTOCOLS §1.5)
+ACTIVITY_BINARISATION_SEED = 123  # Burda et al.'s activity data (protocols §1.5)
 
 
 @dataclass
@@ -53,7 +54,7 @@ def test_set(dataset: str, n: int | None = None) -> TestSet:
 
 
 def activity_set(dataset: str = "mnist", n: int = 500) -> torch.Tensor:
-    """The data of the active-units statistic (PROTOCOLS §1.5): the first n training images (all of
+    """The data of the active-units statistic (docs/protocols.md §1.5): the first n training images (all of
     them when there are fewer, as Olivetti's 300), binarised once with seed 123 where the data set is
     grey-level (MNIST), as given otherwise."""
     from .data import fixed_binarization, load_dataset
@@ -101,8 +102,9 @@ def _store(path: Path, data: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_verified(path, data)
-    except PermissionError:
-        pass
+    except OSError as e:
+        if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
 
 
 def cached_metric(run_path: Path, key: str, compute: Callable[[], dict]) -> dict:

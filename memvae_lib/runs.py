@@ -173,7 +173,11 @@ def get_or_train(spec: RunSpec, *, device="auto", evaluate: Callable | None = No
         from .data import load_dataset as load_data
     device = resolve_device(device)
     path = run_dir(spec)  # validates the spec (canonical JSON) before anything else
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a read-only or foreign runs folder: say which, and what to do
+        raise PermissionError(e.errno, f"cannot create the run folder {path} ({e.strerror}): set MEMVAE_RUNS_DIR "
+                                       "to a folder you can write") from e
     with _locked(path) as writable:
         done = (path / "done").exists()
         if not writable and not done:

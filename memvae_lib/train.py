@@ -1,7 +1,7 @@
 """The one training loop every model and notebook uses: optimiser, schedules, clipping, dynamic
 binarisation, checkpoints with exact resume, a NaN guard and a quiet progress bar.
 
-Protocol (PROTOCOLS §1.1, §1.2, §1.7, §2.4, §4):
+Protocol (docs/protocols.md §1.1, §1.2, §1.7, §2.4, §4):
 * each epoch the training set is re-binarised (pixel ~ Bernoulli(grey)) and shuffled, split into
   floor(N / batch) minibatches (`model.minibatches`), the partial last batch dropped;
 * Adam in Lasagne's form (eps not bias-corrected), the gradient of the batch-mean loss rescaled to
@@ -245,6 +245,7 @@ def atomic_write(path: Path, write: Callable | bytes) -> None:
                 os.fsync(f.fileno())
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                os.unlink(tmp)  # first, so that the message counts the space the partial file held
                 raise NoSpaceLeft(path, len(data)) from e
             raise
         os.replace(tmp, path)

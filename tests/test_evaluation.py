@@ -44,11 +44,12 @@ def test_a_damaged_cached_metric_is_recomputed_never_used(tmp_path, damage):
     assert cached_metric(tmp_path, "m", compute) == {"value": 1.5} and len(calls) == 2  # stored anew
 
 
-def test_a_metric_of_a_read_only_run_is_computed_without_the_cache(tmp_path, monkeypatch):
+@pytest.mark.parametrize("error", [PermissionError(13, "Permission denied"), OSError(30, "Read-only file system")])
+def test_a_metric_of_a_read_only_run_is_computed_without_the_cache(tmp_path, monkeypatch, error):
     import memvae_lib.evaluation as ev
 
     def refuse(*_):
-        raise PermissionError(13, "Permission denied")
+        raise error
 
     monkeypatch.setattr(ev, "write_verified", refuse)  # as root, chmod would not stop the write
     assert cached_metric(tmp_path, "m", lambda: {"value": 2.0}) == {"value": 2.0}

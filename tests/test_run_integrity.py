@@ -272,3 +272,14 @@ def test_an_unfinished_run_in_a_read_only_folder_is_a_clear_error(runs, monkeypa
     with pytest.raises(PermissionError, match=rf"run folder {path} is not writable .*unfinished.*MEMVAE_RUNS_DIR"):
         ask(runs / "calls")
     assert calls(runs / "calls") == 0
+
+
+def test_a_runs_folder_that_cannot_be_written_is_named_with_the_fix(runs, monkeypatch):
+    from pathlib import Path
+
+    def read_only(self, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", read_only)  # as root, a chmod would not stop the write
+    with pytest.raises(PermissionError, match=r"cannot create the run folder .*Read-only file system.*MEMVAE_RUNS_DIR"):
+        ask(runs / "calls")
