@@ -1,4 +1,4 @@
-"""The four data sets, their splits and their binarisation (PROTOCOLS §1.1-1.2).
+"""The four data sets, their splits and their binarisation (docs/protocols.md §1.1-1.2).
 
 Files are looked up in `data_dir()/<folder>/NAME` or `NAME.gz` (the layout of `shared/data`),
 downloaded from their public sources when missing, and always checked against the sha256 of the
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-SPLIT_SEED = 1234  # MEM_DGM's global NumPy seed (PROTOCOLS §1.7); every split here uses it
+SPLIT_SEED = 1234  # MEM_DGM's global NumPy seed (protocols §1.7); every split here uses it
 
 # file -> (folder under data_dir(), sha256 of the *decompressed* content), from each SOURCE.md.
 FILES = {
@@ -216,7 +216,7 @@ def _float(a: np.ndarray, scale: float = 1.0) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------------------
-# Data sets (PROTOCOLS §1.1)
+# Data sets (protocols §1.1)
 # ---------------------------------------------------------------------------------------------
 
 def _mnist(root: pathlib.Path, download: bool) -> Dataset:
@@ -313,7 +313,7 @@ def _load_cached(name: str, root: pathlib.Path, download: bool) -> Dataset:
 
 
 # ---------------------------------------------------------------------------------------------
-# Binarisation (PROTOCOLS §1.2)
+# Binarisation (protocols §1.2)
 # ---------------------------------------------------------------------------------------------
 
 def binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -7,7 +7,7 @@ need the same model get the same `RunSpec`, hence the same run folder, and it is
     run_spec("mem/mnist/MEM-VAE", "laptop")  ->  RunSpec(...)
     experiment_names()                        ->  every name
 
-Protocol sources: PROTOCOLS §2.3 (MEM configurations), §2.5 (MEM experiments), §3.5-3.6 (eVAE),
+Protocol sources: docs/protocols.md §2.3 (MEM configurations), §2.5 (MEM experiments), §3.5-3.6 (eVAE),
 §4 (the IWAE schedule for eVAE Table 2).
 """
 from __future__ import annotations
@@ -122,7 +122,7 @@ def get_profile(profile: str | Profile) -> Profile:
 # MEM paper (Li, Zhu, Zhang 2016)
 # ------------------------------------------------------------------------------------------------
 MEM_K = {"VAE": 1, "MEM-VAE": 1, "IWAE-5": 5, "MEM-IWAE-5": 5, "IWAE-50": 50, "MEM-IWAE-50": 50}
-MEM_ARCH = {  # PROTOCOLS §2.2-2.3: BN-ReLU MLPs; memory 70 slots (layer nearest x), 30 (nearest z)
+MEM_ARCH = {  # protocols §2.2-2.3: BN-ReLU MLPs; memory 70 slots (layer nearest x), 30 (nearest z)
     "mnist": dict(input_dim=784, hidden=(500, 500), latent_dim=100),
     "ocr_letters": dict(input_dim=128, hidden=(200, 200), latent_dim=50),
 }

@@ -1,6 +1,6 @@
 """External memory and composition functions of the MEM-VAE decoder.
 
-C. Li, J. Zhu, B. Zhang, *Learning to Generate with Memory*, ICML 2016, Sec. 3.2-3.3 (PROTOCOLS §2.2).
+C. Li, J. Zhu, B. Zhang, *Learning to Generate with Memory*, ICML 2016, Sec. 3.2-3.3 (docs/protocols.md §2.2).
 
 A decoder layer with memory computes the ordinary generative information h_g (a post-ReLU
 DenseBlock output), reads the memory with an attention computed from h_g, and composes the two:
@@ -82,7 +82,7 @@ class LadderComposition(nn.Module):
         # Paper (Sec. 3.3):  h = phi(a + b1 * c),  a = a1 + a2*h_m + a3*h_g + a4*h_g*h_m,
         #                    c = sigmoid(c1 + c2*h_m + c3*h_g + c4*h_g*h_m),  init a3 = c3 = 1.
         # The original code swaps indices 2 and 3 (its a2/c2 multiply h_g), same function and
-        # same identity init; we follow the code's naming (PROTOCOLS §2.2):
+        # same identity init; we follow the code's naming (protocols §2.2):
         #   s   = sigmoid(c1 + c2*h_g + c3*h_m + c4*h_g*h_m)
         #   out = ReLU(a1 + a2*h_g + b1*s + a3*h_m + a4*h_g*h_m)
         gm = h_g * h_m
@@ -92,7 +92,7 @@ class LadderComposition(nn.Module):
 
 class SumComposition(nn.Module):
     """VIS-MEM-VAE composition (`-com_type plus`): out = ReLU(h_g + h_m). The paper writes the plain
-    sum h = h_g + h_m (Sec. 3.3); the code adds the ReLU (PROTOCOLS §2.5 E10). No parameters."""
+    sum h = h_g + h_m (Sec. 3.3); the code adds the ReLU (docs/protocols.md §2.5 E10). No parameters."""
 
     def __init__(self, width: int | None = None):
         super().__init__()

@@ -1,6 +1,6 @@
 """MLP building blocks shared by every model: Dense -> BatchNorm -> scale/shift -> activation.
 
-This ports the MEM_DGM `batchnormlayer` (PROTOCOLS §2.2) and Parmesan's `NormalizeLayer` (§1.6):
+This ports the MEM_DGM `batchnormlayer` (docs/protocols.md §2.2) and Parmesan's `NormalizeLayer` (§1.6):
 
 * the dense layer has its own bias (initialised to 0) *and* the batch norm has a learned scale
   gamma (init 1) and shift beta (init 0); both count towards the parameter totals of MEM Table 3;

@@ -1,4 +1,4 @@
-"""Densities, log-weights and the variational bounds (PROTOCOLS §1.3-1.4, §6 P1-P2).
+"""Densities, log-weights and the variational bounds (docs/protocols.md §1.3-1.4, §6 P1-P2).
 
 Every model produces log-weights  log w_j = log p(z_j) + log p(x | z_j) - log q(z_j | x)  for k
 samples z_j ~ q(z | x), evaluated at the samples (no analytic KL, as the original code).

@@ -1,6 +1,6 @@
 """The numbers the two papers report: references printed *beside* ours, never in place of them.
 
-Transcribed once from the papers (PROTOCOLS §5); every notebook reads them from here, so a typo is
+Transcribed once from the papers (docs/protocols.md §5); every notebook reads them from here, so a typo is
 fixed in one place. Log-likelihoods are in nats as printed (MEM: negative, higher is better; eVAE
 Table 2: *negative* log-likelihood, lower is better; Parzen: higher is better).
 """

@@ -1,4 +1,4 @@
-"""The eVAE paper's Parzen-window protocol, one function per row of a table (PROTOCOLS §3.7, §6 P9).
+"""The eVAE paper's Parzen-window protocol, one function per row of a table (docs/protocols.md §3.7, §6 P9).
 
 A LEGACY metric (Theis et al. 2016): label every number it gives with `LEGACY_LABEL`, print the
 baselines beside it, never compare it with an IW log-likelihood.
@@ -13,9 +13,8 @@ Protocol (goodfeli/adversarial `parzen_ll.py`, the reference of Yeung et al. 201
    (`estimators.parzen_evaluate`);
 3. sigma maximises the mean validation log-density over logspace(-1, 0, 10). Validation: MNIST
    real-valued training images 50,000-59,999, first `profile.parzen_valid` (disjoint from the
-   training subsets of the smoke and laptop profiles; the paper profile trains on all 60,000, so
-   there they overlap, as they would not with the "standard" 50k/10k/10k split); Olivetti (the TFD
-   stand-in): its valid split;
+   training subsets of every profile: the paper profile trains the eVAE models on the first 50,000,
+   the "standard" 50k/10k/10k split); Olivetti (the TFD stand-in): its valid split;
 4. the mean and SE = std / sqrt(N_test) over the first `profile.test_subset` real-valued test images.
 """
 from __future__ import annotations

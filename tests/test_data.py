@@ -1,4 +1,4 @@
-"""memvae_lib.data: splits and checksums from shared/data/*/SOURCE.md, PROTOCOLS §1.1-1.2.
+"""memvae_lib.data: splits and checksums from shared/data/*/SOURCE.md, docs/protocols.md §1.1-1.2.
 
 Reads the real files through MEMVAE_DATA_DIR (default: the project's ../shared/data). Never touches
 the network: every download goes through a monkeypatched urllib.request.urlopen.

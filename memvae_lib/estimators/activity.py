@@ -1,4 +1,4 @@
-"""Active units (Burda et al. 2016, Sec. 5.2; PROTOCOLS §1.5).
+"""Active units (Burda et al. 2016, Sec. 5.2; docs/protocols.md §1.5).
 
     A_u = Cov_x( E_{u ~ q(u|x)}[u] )
 

@@ -1,5 +1,5 @@
 """Missing-value imputation by iterating encode -> sample -> decode (MEM paper Table 2 / Fig. 8;
-PROTOCOLS §2.5 E8, code `generate_pertubed_data_mnist.py` and `mem_dgm_mlp_analysis.py:752-797`).
+docs/protocols.md §2.5 E8, code `generate_pertubed_data_mnist.py` and `mem_dgm_mlp_analysis.py:752-797`).
 
 Corruption of the real-valued test images (mask: True = observed):
   'rectangle' p  centred p x p square missing (p = 12 on 28x28: rows/cols 8..19)

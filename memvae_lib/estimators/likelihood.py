@@ -1,4 +1,4 @@
-"""Importance-weighted estimate of log p(x) (Burda et al. 2016; PROTOCOLS §1.4, §3.8, §6 P2).
+"""Importance-weighted estimate of log p(x) (Burda et al. 2016; docs/protocols.md §1.4, §3.8, §6 P2).
 
 For each example x draw z_1..z_k ~ q(z | x), log w_j = log p(z_j) + log p(x | z_j) - log q(z_j | x):
 

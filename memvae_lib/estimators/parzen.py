@@ -1,4 +1,4 @@
-"""Parzen-window log-likelihood: a LEGACY metric (Theis et al. 2016; PROTOCOLS §3.7, §6 P9).
+"""Parzen-window log-likelihood: a LEGACY metric (Theis et al. 2016; docs/protocols.md §3.7, §6 P9).
 
 The eVAE paper reports it ("Parzen window estimator (Rifai et al., 2012)"); this follows the
 `goodfeli/adversarial` `parzen_ll.py` protocol: an isotropic Gaussian kernel of width sigma on each

@@ -1,4 +1,4 @@
-"""Linear-SVM probe of encoder features (MEM paper Appendix A; PROTOCOLS §2.5 E4).
+"""Linear-SVM probe of encoder features (MEM paper Appendix A; docs/protocols.md §2.5 E4).
 
 The original `svm.py` minimises the Crammer-Singer multiclass hinge objective without bias,
 

@@ -1,4 +1,4 @@
-"""Epitomic VAE (PROTOCOLS §3; paper numbering of shared/papers/evae_*.txt, §3.9).
+"""Epitomic VAE (docs/protocols.md §3; equation numbers of the ICML 2017 workshop version, §3.9).
 
 S. Yeung, A. Kannan, Y. Dauphin, L. Fei-Fei, *Tackling Over-pruning in Variational Autoencoders*, 2017.
 

@@ -1,4 +1,4 @@
-"""MEM-VAE / MEM-IWAE: a VAE whose decoder layers read an external memory (PROTOCOLS §2).
+"""MEM-VAE / MEM-IWAE: a VAE whose decoder layers read an external memory (docs/protocols.md §2).
 
 C. Li, J. Zhu, B. Zhang, *Learning to Generate with Memory*, ICML 2016.
 

@@ -1,4 +1,4 @@
-"""mVAE: the mixture-of-independent-VAEs ablation of the epitomic VAE (PROTOCOLS §3.4-3.5).
+"""mVAE: the mixture-of-independent-VAEs ablation of the epitomic VAE (docs/protocols.md §3.4-3.5).
 
 Yeung et al. 2017, Sec. 5.2: "a mixture of independent VAEs trained in the same manner as eVAE",
 "an ablative version of eVAE where parameters are not shared"; the deterministic width of each

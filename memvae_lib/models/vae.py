@@ -1,4 +1,4 @@
-"""VAE and IWAE-k with batch-normalised MLPs, as MEM_DGM trains its baselines (PROTOCOLS §2.2-2.3).
+"""VAE and IWAE-k with batch-normalised MLPs, as MEM_DGM trains its baselines (docs/protocols.md §2.2-2.3).
 
 Kingma & Welling 2014; Burda, Grosse & Salakhutdinov, *Importance Weighted Autoencoders*, ICLR 2016.
 
