@@ -43,7 +43,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install "$(TORCH)"
-	$(PY) -m pip install -e '.[notebooks,test]'
+	$(PY) -m pip install -e '.[notebooks,test,cluster]'
 	touch $@
 
 figures: setup

@@ -4,7 +4,9 @@
     memvae scoreboard
     memvae train --list
     memvae train NAME|GLOB ... --profile smoke [--device cuda] [--jobs N] [--max-minutes M]
+    memvae train NAME|GLOB ... --profile paper --ray [ADDRESS] [--cpus-per-run C] [--gpus-per-run 0.25]
     memvae eval NAME --profile smoke [--k 5000]
+    memvae cache export ARCHIVE [NAME|GLOB ...] --profile laptop | import ARCHIVE | trust RUN_FOLDER ...
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from .results import project_root, update_readme
 
@@ -125,7 +128,9 @@ def _outcome(name: str, call) -> str:
 def _train(args) -> int:
     """Train every named run (names or globs over `--list`), `--jobs` at a time: several small models
     share one GPU. With --max-minutes, runs pause at an epoch boundary before the budget ends (exit 3)
-    and the same command resumes them: a long run survives a per-command time limit."""
+    and the same command resumes them: a long run survives a per-command time limit. With --ray, each
+    missing run is a Ray task instead (memvae_lib/cluster.py); without it, Ray is never imported: a
+    local Ray costs seconds to start that a process pool does not."""
     import fnmatch
     import functools
     import time
@@ -135,6 +140,8 @@ def _train(args) -> int:
     from . import experiments
 
     known = experiments.experiment_names(args.profile)
+    if args.ray is not None and args.ray != "local" and "/" in args.ray and "://" not in args.ray:
+        args.names, args.ray = [*args.names, args.ray], "local"  # `--ray NAME`: a name, not an address
     if args.list or not args.names:
         print("\n".join(known))
         return 0
@@ -144,6 +151,10 @@ def _train(args) -> int:
         sys.exit(f"memvae train: no experiment matches {', '.join(missing)} at profile {args.profile!r} "
                  "(`memvae train --list` prints the names)")
     names = list(dict.fromkeys(names))
+    if args.ray is not None:
+        return _train_on_ray(args, names)
+    if args.cpus_per_run is not None or args.gpus_per_run is not None:
+        sys.exit("memvae train: --cpus-per-run and --gpus-per-run are Ray task resources; add --ray")
     deadline = time.monotonic() + 60 * args.max_minutes if args.max_minutes is not None else None
     jobs = min(args.jobs, len(names))
     if jobs == 1:
@@ -160,6 +171,20 @@ def _train(args) -> int:
     return 3 if any(o.startswith("PAUSED") for o in outcome.values()) else 0
 
 
+def _train_on_ray(args, names: list[str]) -> int:
+    from . import cluster
+
+    if args.jobs != 1:
+        sys.exit("memvae train: --jobs is for runs on this machine; with --ray, --cpus-per-run and "
+                 "--gpus-per-run decide how many run at once")
+    if not cluster.ray_available():
+        sys.exit(f"memvae train: --ray needs the ray package, which is not installed: {cluster.INSTALL_HINT}")
+    return cluster.train_command(names, args.profile, address=None if args.ray == "local" else args.ray,
+                                 device=args.device, cpus_per_run=args.cpus_per_run or 1.0,
+                                 gpus_per_run=args.gpus_per_run,
+                                 max_seconds=None if args.max_minutes is None else 60 * args.max_minutes)
+
+
 def _eval(args) -> int:
     spec = _spec(args)
     if spec is None:
@@ -167,11 +192,52 @@ def _eval(args) -> int:
     from .evaluation import test_log_likelihood, test_set
     from .runs import get_or_train
 
-    run = get_or_train(spec, device=args.device)
-    # the notebooks' own route (cached in the run folder): estimators.iw_log_likelihood on the test set
-    ll = test_log_likelihood(run, test_set(spec.dataset), args.k)
+    try:
+        run = get_or_train(spec, device=args.device)
+        # the notebooks' own route (cached in the run folder): estimators.iw_log_likelihood on the test set
+        ll = test_log_likelihood(run, test_set(spec.dataset), args.k)
+    except _run_errors() as e:  # their messages name the file and the fix: one line, not a traceback
+        print(f"memvae eval {args.name}: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
     print(f"{args.name} ({args.profile}): test log-likelihood L_{args.k} = {ll['mean']:.2f} "
           f"+- {ll['sem']:.2f} nats (n={ll['n']})")
+    return 0
+
+
+def _run_errors() -> tuple[type[BaseException], ...]:
+    """Errors whose messages already say what is wrong and what to do (imported when one is raised)."""
+    from .data import DataError
+    from .train import CheckpointError, IntegrityError, NoSpaceLeft, TrainingDiverged
+
+    return (IntegrityError, CheckpointError, NoSpaceLeft, TrainingDiverged, DataError, PermissionError)
+
+
+# memvae cache: hand a trained collection to others (memvae_lib/cache_archive.py)
+
+def _cache(args) -> int:
+    from . import cache_archive as ca
+
+    try:
+        if args.action == "export":
+            report = ca.export_runs(args.archive, args.names, args.profile)
+            print(f"{report.archive}: {len(report.runs)} run(s), {report.files} files, {report.bytes / 1e6:.1f} MB")
+            if report.missing:
+                print(f"not finished, left out ({len(report.missing)}): {', '.join(report.missing)}", file=sys.stderr)
+        elif args.action == "import":
+            report = ca.import_runs(args.archive)
+            print(f"{args.archive}: {len(report['imported'])} run(s) imported, {len(report['kept'])} already "
+                  f"there and kept, {len(report['baselines'])} baseline file(s) added")
+        else:  # trust
+            from .train import digest_path, record_digest
+
+            for folder in args.archive:
+                for name in ("model.pt", "history.json", "checkpoint.pt"):
+                    path = Path(folder) / name
+                    if path.is_file() and not digest_path(path).exists():
+                        print(f"recorded {record_digest(path)[:16]}... for {path}")
+    except (ca.ArchiveError, ValueError, OSError) as e:
+        print(f"memvae cache {args.action}: {e}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -195,6 +261,17 @@ def _minutes(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes; give a finite number >= 0 "
                                           "(0 pauses after every epoch; leave the option out for no budget)")
+    return value
+
+
+def _resource(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of a resource; give a number >= 0, "
+                                          "e.g. 0.25 of a GPU")
     return value
 
 
@@ -242,6 +319,15 @@ def build_parser() -> argparse.ArgumentParser:
                            help="runs trained at once, each in a worker process above 1 (default 1)")
             p.add_argument("--max-minutes", type=_minutes, default=None,
                            help="pause every run at an epoch boundary after this long (exit 3); rerun to resume")
+            p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                           help="train each missing run as a Ray task (pip install -e '.[cluster]'): on the cluster "
+                                "at ADDRESS ('auto', 'host:6379', 'ray://host:10001'; MEMVAE_RUNS_DIR must be "
+                                "shared by every node), or on a local Ray with this machine's cores")
+            p.add_argument("--cpus-per-run", type=_resource, default=None, metavar="C",
+                           help="with --ray: CPUs each run reserves (default 1)")
+            p.add_argument("--gpus-per-run", type=_resource, default=None, metavar="G",
+                           help="with --ray: GPU fraction each run reserves (default 0.25 on a cluster with "
+                                "GPUs unless --device cpu, else 0)")
         else:
             p.add_argument("name", nargs="?", help="experiment name (see --list)")
             p.add_argument("--k", type=_positive_int, default=5000, help="importance samples (default 5000)")
@@ -249,6 +335,20 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--profile", type=_profile, default="laptop", help="smoke | laptop | paper (default laptop)")
         p.add_argument("--device", type=_device, default="auto", help="auto | cpu | cuda | cuda:<index> (default auto)")
         p.set_defaults(func=func)
+
+    cache = sub.add_parser("cache", help="export finished runs to an archive, import one, or trust old runs")
+    actions = cache.add_subparsers(dest="action", required=True)
+    export = actions.add_parser("export", help="pack the finished runs of the named experiments (default: all) "
+                                               "with a sha256 per file")
+    export.add_argument("archive", help="the archive to write: .tar, or .tar.gz / .tgz to compress")
+    export.add_argument("names", nargs="*", help="experiment names or globs (default: every notebook's runs)")
+    export.add_argument("--profile", type=_profile, default="laptop", help="smoke | laptop | paper (default laptop)")
+    imp = actions.add_parser("import", help="check a whole archive, then unpack it into $MEMVAE_RUNS_DIR")
+    imp.add_argument("archive", help="an archive written by memvae cache export")
+    trust = actions.add_parser("trust", help="record digests for run folders finished before memvae recorded "
+                                             "them (only for runs you vouch for)")
+    trust.add_argument("archive", nargs="+", metavar="RUN_FOLDER", help="run folders under $MEMVAE_RUNS_DIR")
+    cache.set_defaults(func=_cache)
     return parser
 
 

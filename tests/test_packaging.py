@@ -15,7 +15,7 @@ from packaging.version import Version
 from memvae_lib.results import project_root
 
 ROOT = project_root()
-CONDA_TO_PYPI = {"pytorch": "torch"}  # conda package names that differ from the PyPI ones
+CONDA_TO_PYPI = {"pytorch": "torch", "ray-core": "ray"}  # conda package names that differ from the PyPI ones
 CONDA_ONLY = {"python", "pip", "cpuonly"}
 TORCH_PINNED = "2.13.0"  # what `make setup` installs when no torch is present
 
