@@ -253,26 +253,24 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _minutes(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes; give a finite number >= 0 "
-                                          "(0 pauses after every epoch; leave the option out for no budget)")
-    return value
+def _non_negative(what: str):
+    """An argparse type: a finite number >= 0, refused with `what` (the rest of the message)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < 0:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+
+    return parse
 
 
-def _resource(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of a resource; give a number >= 0, "
-                                          "e.g. 0.25 of a GPU")
-    return value
+_minutes = _non_negative("a number of minutes; give a finite number >= 0 (0 pauses after every epoch; "
+                         "leave the option out for no budget)")
+_resource = _non_negative("an amount of a resource; give a number >= 0, e.g. 0.25 of a GPU")
 
 
 def _profile(text: str) -> str:

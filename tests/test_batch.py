@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from notebook_files import write_notebook
+from processes import alive
 
 from memvae_lib import batch, cli
 from memvae_lib.results import project_root
@@ -181,9 +182,9 @@ def test_killing_memvae_figures_ends_its_kernel(tmp_path):
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait(timeout=30)
         end = time.monotonic() + 10
-        while _alive(kernels[0]) and time.monotonic() < end:
+        while alive(kernels[0]) and time.monotonic() < end:
             time.sleep(0.2)
-        assert not _alive(kernels[0]), "the kernel outlived `memvae figures`"
+        assert not alive(kernels[0]), "the kernel outlived `memvae figures`"
     finally:
         for pid in [parent.pid, *kernels]:
             with contextlib.suppress(ProcessLookupError):
@@ -191,9 +192,3 @@ def test_killing_memvae_figures_ends_its_kernel(tmp_path):
         parent.wait(timeout=30)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import alive
 
 from memvae_lib import cli
 from memvae_lib.cli import main
@@ -57,15 +58,6 @@ if __name__ == "__main__":
 '''
 
 
-def _alive(pid: int) -> bool:
-    """True while `pid` runs (a zombie waiting for a reaper counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
 def _wait_for(condition, timeout: float, interval: float = 0.2):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -94,8 +86,8 @@ def test_killing_memvae_train_alone_ends_its_worker_processes(tmp_path, sig):
         assert parent.poll() is None and parent.pid not in workers  # busy in workers, parent waiting
         os.kill(parent.pid, sig)  # the parent alone, not its process group (the test's own)
         parent.wait(timeout=30)
-        survivors = _wait_for(lambda: not any(_alive(pid) for pid in workers), timeout=10) or \
-            [pid for pid in workers if _alive(pid)]
+        survivors = _wait_for(lambda: not any(alive(pid) for pid in workers), timeout=10) or \
+            [pid for pid in workers if alive(pid)]
         assert survivors is True, f"workers {survivors} outlived `memvae train` killed by {sig.name}"
     finally:
         for pid in [parent.pid, *workers]:
