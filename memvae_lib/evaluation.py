@@ -7,7 +7,6 @@
 """
 from __future__ import annotations
 
-import errno
 import io
 import json
 import time
@@ -19,7 +18,7 @@ from typing import Callable
 import torch
 
 from .estimators._util import evaluation_mode
-from .train import IntegrityError, read_verified, write_verified
+from .train import READ_ONLY_ERRNOS, IntegrityError, read_verified, write_verified
 
 TEST_BINARISATION_SEED = 1234
 ACTIVITY_BINARISATION_SEED = 123  # Burda et al.'s activity data (protocols §1.5)
@@ -96,14 +95,14 @@ def _cached(path: Path, decode: Callable[[bytes], object]):
         return None
 
 
-def _store(path: Path, data: bytes) -> None:
+def _store(path: Path, data: bytes | Callable) -> None:
     """Write a metric beside its digest; a run folder this process cannot write (a read-only or
     group-shared cache) just goes without the cache."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_verified(path, data)
     except OSError as e:
-        if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+        if e.errno not in READ_ONLY_ERRNOS:
             raise
 
 
@@ -132,9 +131,7 @@ def per_example_log_likelihood(run, test: TestSet, k: int, *, seed: int = 123) -
         return values
     start = time.perf_counter()
     values = iw_log_likelihood(run.model, test.x, k=k, seed=seed)
-    buffer = io.BytesIO()
-    torch.save(values, buffer)
-    _store(path, buffer.getvalue())
+    _store(path, lambda f: torch.save(values, f))
     cached_metric(run.path, _iw_key(test, k, seed) + "-seconds",
                   lambda: {"seconds": round(time.perf_counter() - start, 2)})
     return values

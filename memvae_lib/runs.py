@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import errno
 import fcntl
 import hashlib
 import io
@@ -34,7 +33,8 @@ from typing import Callable, Mapping
 import torch
 
 from .progress import resolve_device
-from .train import IntegrityError, TrainConfig, atomic_write, read_verified, train, write_verified
+from .train import (READ_ONLY_ERRNOS, IntegrityError, TrainConfig, atomic_write, read_verified, train,
+                    write_verified)
 
 DATASETS = ("mnist", "ocr_letters", "frey", "olivetti")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -112,9 +112,6 @@ class Run:
     path: Path
 
 
-_READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)
-
-
 @contextlib.contextmanager
 def _locked(path: Path):
     """An exclusive flock on path/.lock: a second process asking for the same run waits here. Yields
@@ -125,7 +122,7 @@ def _locked(path: Path):
     try:
         f, writable = open(lock, "a"), os.access(path, os.W_OK)
     except OSError as e:
-        if e.errno not in _READ_ONLY:
+        if e.errno not in READ_ONLY_ERRNOS:
             raise
         # a missing .lock: nobody ever trained here, so nobody to wait for
         f, writable = (open(lock, "rb") if lock.exists() else None), False
@@ -225,9 +222,7 @@ def _train_run(spec, model, path, device, evaluate, load_data, deadline=None) ->
                     device=device, progress_desc=spec.label or path.name, deadline=deadline)
     x_eval = fixed_binarization(x, seed=EVAL_BINARIZATION_SEED) if spec.binarize else x
     model.prepare_evaluation(x_eval.to(device=device, dtype=DTYPES[spec.dtype]))
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    write_verified(path / "model.pt", buffer.getvalue())
+    write_verified(path / "model.pt", lambda f: torch.save(model.state_dict(), f))
     write_verified(path / "history.json", (json.dumps(history, indent=1) + "\n").encode())
     _write_text(path / "done", f"{spec.label or path.name}\n")
 

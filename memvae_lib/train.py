@@ -49,6 +49,7 @@ RESUMABLE_CHANGES = {"epochs", "checkpoint_every"}
 # those are hashed into the run folders.
 CHECKPOINT_SECONDS = 30.0
 DIGEST_SUFFIX = ".sha256"  # checkpoint.pt.sha256, model.pt.sha256: see write_verified
+READ_ONLY_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS)  # a folder this process may not write
 
 
 class TrainingDiverged(RuntimeError):
@@ -229,13 +230,7 @@ def atomic_write(path: Path, write: Callable | bytes) -> None:
     one, whenever the process dies. Serialising first means a full disk fails in one place with one
     message (`NoSpaceLeft`), not inside torch.save's zip writer. The file gets the permissions a plain
     open() would give (0666 & ~umask, as mkstemp's 0600 would hide a group-shared cache)."""
-    path = Path(path)
-    if callable(write):
-        buffer = io.BytesIO()
-        write(buffer)
-        data = buffer.getvalue()
-    else:
-        data = bytes(write)
+    path, data = Path(path), _serialised(write)
     f, tmp = _open_temp(path)
     try:
         try:
@@ -253,6 +248,15 @@ def atomic_write(path: Path, write: Callable | bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _serialised(write: Callable | bytes) -> bytes:
+    """The bytes `write(file)` writes (e.g. `lambda f: torch.save(state, f)`), or `write` itself."""
+    if not callable(write):
+        return bytes(write)
+    buffer = io.BytesIO()
+    write(buffer)
+    return buffer.getvalue()
 
 
 def _open_temp(path: Path):
@@ -291,9 +295,9 @@ def _write_digests(path: Path, digests: list[str]) -> None:
     atomic_write(digest_path(path), lines.encode())
 
 
-def write_verified(path: Path, data: bytes) -> None:
-    """atomic_write(path, data) and record its sha256 in path.sha256, in the kill-safe order above."""
-    path = Path(path)
+def write_verified(path: Path, write: Callable | bytes) -> None:
+    """atomic_write(path, write) and record its sha256 in path.sha256, in the kill-safe order above."""
+    path, data = Path(path), _serialised(write)
     new, keep = _sha256(data), []
     if path.exists():
         with contextlib.suppress(OSError):
@@ -468,9 +472,7 @@ def train(model, train_x: torch.Tensor, cfg: TrainConfig, *, binarize: bool, run
                      "rng_cpu": torch.get_rng_state(),
                      "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                      **{name: g.get_state() for name, g in generators.items()}}
-            buffer = io.BytesIO()
-            torch.save(state, buffer)
-            write_verified(path, buffer.getvalue())
+            write_verified(path, lambda f: torch.save(state, f))
             saved_epoch, last_save = epoch, time.monotonic()
         if pause:
             bar.close()
