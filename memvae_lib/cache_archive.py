@@ -22,8 +22,11 @@ import os
 import shutil
 import tarfile
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+
+from .train import atomic_write
 
 MANIFEST = "MANIFEST.json"
 FORMAT = "memvae-run-cache/1"
@@ -112,19 +115,14 @@ def export_runs(archive: str | os.PathLike, patterns: list[str] | None, profile:
     manifest = {"format": FORMAT, "profile": profile, "memvae": __version__,
                 "numerics_version": NUMERICS_VERSION, "runs": [f.name for f in folders],
                 "experiments": sorted(found), "files": entries}
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=archive.parent, prefix=archive.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        with tarfile.open(tmp, _mode(archive, writing=True)) as tar:
+    def write(f):
+        with tarfile.open(fileobj=f, mode=_mode(archive, writing=True)) as tar:
             _add(tar, MANIFEST, json.dumps(manifest, indent=1).encode())
             for entry, data in zip(entries, payloads):
                 _add(tar, entry["name"], data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, archive)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(archive, write)  # the payloads are in memory already; a kill leaves no half archive
     return ExportReport(archive=archive, runs=[f.name for f in folders], missing=missing, files=len(entries),
                         bytes=archive.stat().st_size)
 
@@ -165,17 +163,21 @@ def read_archive(archive: str | os.PathLike) -> tuple[dict, dict[str, bytes]]:
                 members[info.name] = tar.extractfile(info).read()
     except ArchiveError:
         raise
-    except (tarfile.TarError, OSError, EOFError, ValueError) as e:  # truncated, bad gzip CRC, bad header
+    except (tarfile.TarError, OSError, EOFError, ValueError, zlib.error) as e:  # truncated, bad CRC or header
         raise ArchiveError(f"{archive}: damaged or not a memvae run archive ({type(e).__name__}: {e}); {fix}") from e
     try:
         manifest = json.loads(members.pop(MANIFEST))
-        assert manifest.get("format") == FORMAT
+        if manifest.get("format") != FORMAT:
+            raise ValueError(f"format {manifest.get('format')!r}")
         listed = {e["name"]: e for e in manifest["files"]}
-    except (KeyError, ValueError, TypeError, AssertionError) as e:
-        raise ArchiveError(f"{archive}: no readable {MANIFEST} of format {FORMAT} ({type(e).__name__}); {fix}") from e
+        if not all(isinstance(e["size"], int) and isinstance(e["sha256"], str) for e in listed.values()):
+            raise ValueError("an entry without an integer size and a sha256")
+    except (KeyError, ValueError, TypeError, AttributeError) as e:
+        raise ArchiveError(f"{archive}: damaged: no readable {MANIFEST} of format {FORMAT} ({type(e).__name__}); "
+                           f"{fix}") from e
     extra, absent = sorted(set(members) - set(listed)), sorted(set(listed) - set(members))
     if extra or absent:
-        raise ArchiveError(f"{archive}: members {extra + absent} do not match its manifest; {fix}")
+        raise ArchiveError(f"{archive}: damaged: members {extra + absent} do not match its manifest; {fix}")
     for name, data in members.items():
         entry = listed[name]
         if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
@@ -203,7 +205,7 @@ def import_runs(archive: str | os.PathLike) -> dict[str, list[str]]:
                 target = root / top / rest
                 if not target.exists():
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    _write(target, data)
+                    atomic_write(target, data)
                     report["baselines"].append(rest)
             continue
         final = root / top
@@ -216,7 +218,7 @@ def import_runs(archive: str | os.PathLike) -> dict[str, list[str]]:
             for rest, data in files.items():
                 target = staging / rest
                 target.parent.mkdir(parents=True, exist_ok=True)
-                _write(target, data)
+                atomic_write(target, data)
             if final.exists():  # an unfinished attempt of the same run: the finished one replaces it
                 shutil.rmtree(final)
             os.replace(staging, final)
@@ -227,7 +229,3 @@ def import_runs(archive: str | os.PathLike) -> dict[str, list[str]]:
     return report
 
 
-def _write(path: Path, data: bytes) -> None:
-    from .train import atomic_write
-
-    atomic_write(path, data)
