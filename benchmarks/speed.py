@@ -32,7 +32,7 @@ from torch import nn
 from memvae_lib.estimators import iw_log_likelihood
 from memvae_lib.models.mem_vae import MemVAE, MemVAEConfig
 from memvae_lib.models.vae import VAE, VAEConfig
-from memvae_lib.progress import resolve_device
+from memvae_lib.files import resolve_device
 from memvae_lib.train import TrainConfig, make_optimizer, training_step
 from plain_reference import PlainMemVAE, PlainVAE, copy_weights
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from .results import COMMITTED_PROFILES, FIGURES_ENV, project_root, scratch_figures_dir
+from .files import COMMITTED_PROFILES, FIGURES_ENV, project_root, scratch_figures_dir
 
 PAPERMILL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -220,7 +220,7 @@ def run_notebooks(profile: str = "laptop", only: str | None = None, device: str 
         return result
 
     print(f"profile {profile}: {len(names)} notebook(s), parameters {params}", flush=True)
-    # results.default_figures_dir already keeps smoke output out of figures/; this only puts it
+    # files.default_figures_dir already keeps smoke output out of figures/; this only puts it
     # beside this batch's executed copies when build_dir is not the default one (kernels inherit
     # the environment; an explicit MEMVAE_FIGURES_DIR wins)
     redirect = profile not in COMMITTED_PROFILES and FIGURES_ENV not in os.environ

@@ -26,7 +26,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .train import atomic_write
+from .files import atomic_write
 
 MANIFEST = "MANIFEST.json"
 FORMAT = "memvae-run-cache/1"
@@ -95,7 +95,7 @@ def export_runs(archive: str | os.PathLike, patterns: list[str] | None, profile:
     """Pack the finished runs of the matching experiments (and the Parzen baselines) into `archive`,
     written atomically. ArchiveError when none of them is finished."""
     from . import NUMERICS_VERSION, __version__
-    from .runs import runs_dir
+    from .files import runs_dir
 
     archive, root = Path(archive), runs_dir()
     names = select_names(patterns, profile)
@@ -189,7 +189,7 @@ def import_runs(archive: str | os.PathLike) -> dict[str, list[str]]:
     """Verify `archive` whole, then unpack its runs into the run cache: each run folder is assembled
     beside its final place and renamed into it, so a killed import leaves no half run. A finished
     run already there is kept. Returns {"imported": [...], "kept": [...], "baselines": [...]}."""
-    from .runs import runs_dir
+    from .files import runs_dir
 
     manifest, members = read_archive(archive)
     root = runs_dir()

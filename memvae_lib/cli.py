@@ -19,7 +19,8 @@ import sys
 import threading
 from pathlib import Path
 
-from .results import project_root, update_readme
+from .files import project_root
+from .results import update_readme
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
@@ -77,11 +78,11 @@ def _spec(args):
 def _train_one(name: str, profile: str, device: str, deadline: float | None) -> str:
     """One run (here or in a worker process): 'done' or the pause message (resumed by the next call)."""
     from .experiments import run_spec
-    from .runs import get_or_train
+    from .evaluation import get_run
     from .train import TrainingPaused
 
     try:
-        run = get_or_train(run_spec(name, profile), device=device, deadline=deadline)
+        run = get_run(run_spec(name, profile), device=device, deadline=deadline)
     except TrainingPaused as e:
         return f"PAUSED {e}"
     return f"done   {run.path}"
@@ -190,10 +191,10 @@ def _eval(args) -> int:
     if spec is None:
         return 0
     from .evaluation import test_log_likelihood, test_set
-    from .runs import get_or_train
+    from .evaluation import get_run
 
     try:
-        run = get_or_train(spec, device=args.device)
+        run = get_run(spec, device=args.device)
         # the notebooks' own route (cached in the run folder): estimators.iw_log_likelihood on the test set
         ll = test_log_likelihood(run, test_set(spec.dataset), args.k)
     except _run_errors() as e:  # their messages name the file and the fix: one line, not a traceback
@@ -207,7 +208,8 @@ def _eval(args) -> int:
 def _run_errors() -> tuple[type[BaseException], ...]:
     """Errors whose messages already say what is wrong and what to do (imported when one is raised)."""
     from .data import DataError
-    from .train import CheckpointError, IntegrityError, NoSpaceLeft, TrainingDiverged
+    from .files import IntegrityError, NoSpaceLeft
+    from .train import CheckpointError, TrainingDiverged
 
     return (IntegrityError, CheckpointError, NoSpaceLeft, TrainingDiverged, DataError, PermissionError)
 
@@ -228,7 +230,7 @@ def _cache(args) -> int:
             print(f"{args.archive}: {len(report['imported'])} run(s) imported, {len(report['kept'])} already "
                   f"there and kept, {len(report['baselines'])} baseline file(s) added")
         else:  # trust
-            from .train import digest_path, record_digest
+            from .files import digest_path, record_digest
 
             for folder in args.archive:
                 for name in ("model.pt", "history.json", "checkpoint.pt"):
@@ -274,7 +276,7 @@ _resource = _non_negative("an amount of a resource; give a number >= 0, e.g. 0.2
 
 
 def _profile(text: str) -> str:
-    from .experiments import PROFILES
+    from .profiles import PROFILES
 
     if text not in PROFILES:
         raise argparse.ArgumentTypeError(f"unknown profile {text!r}; use one of {', '.join(sorted(PROFILES))}")
@@ -284,7 +286,7 @@ def _profile(text: str) -> str:
 def _device(text: str) -> str:
     """The device as given ('auto' stays 'auto' for the workers), once this machine can run it: a
     cuda request without CUDA fails here, not after the data are loaded."""
-    from .progress import resolve_device
+    from .files import resolve_device
 
     try:
         resolve_device(text)

@@ -122,8 +122,10 @@ def train_task(spec, device: str, threads: int, environ: Mapping[str, str], wall
     import ray
     import torch
 
-    from .runs import get_or_train, run_dir
-    from .train import TrainingPaused, atomic_write
+    from .evaluation import get_run
+    from .runs import run_dir
+    from .files import atomic_write
+    from .train import TrainingPaused
 
     os.environ.update(environ)
     torch.set_num_threads(threads)
@@ -140,7 +142,7 @@ def train_task(spec, device: str, threads: int, environ: Mapping[str, str], wall
     deadline = None if wall_deadline is None else time.monotonic() + (wall_deadline - time.time())
     result = {"attempt": attempt, "resumed_from": resumed_from, "host": host}
     try:
-        run = get_or_train(spec, device=device, deadline=deadline)
+        run = get_run(spec, device=device, deadline=deadline)
     except TrainingPaused as e:
         return {**result, "status": "paused", "detail": str(e)}
     finally:

@@ -68,14 +68,7 @@ class DataError(Exception):
     """A data file is missing or corrupt; the message names the file, where it should be, and the fix."""
 
 
-def data_dir() -> pathlib.Path:
-    """`$MEMVAE_DATA_DIR` if set (CI points it at `shared/data`), else `~/.cache/memvae/data`; always
-    absolute (a relative value counts from the current directory; see memvae_lib.PATH_VARIABLES)."""
-    env = os.environ.get("MEMVAE_DATA_DIR")
-    if not env:
-        return pathlib.Path.home() / ".cache" / "memvae" / "data"
-    return pathlib.Path(os.path.abspath(pathlib.Path(env).expanduser()))
-
+from .files import data_dir  # noqa: E402
 
 _default_data_dir = data_dir  # load_dataset's `data_dir` argument shadows the function
 

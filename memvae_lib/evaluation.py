@@ -18,7 +18,9 @@ from typing import Callable
 import torch
 
 from .estimators._util import evaluation_mode
-from .train import READ_ONLY_ERRNOS, IntegrityError, read_verified, write_verified
+from .files import READ_ONLY_ERRNOS, IntegrityError, read_verified, write_verified
+
+IW_SEED = 123  # the IW sampler seed of IWAE/MEM evaluations (protocols §1.4)
 
 TEST_BINARISATION_SEED = 1234
 ACTIVITY_BINARISATION_SEED = 123  # Burda et al.'s activity data (protocols §1.5)
@@ -155,3 +157,38 @@ def paired_difference(run_a, run_b, test: TestSet, k: int, *, seed: int = 123) -
     n = diff.shape[0]
     sem = float(diff.std(unbiased=True) / n**0.5) if n > 1 else float("nan")
     return {"mean": float(diff.mean()), "sem": sem, "n": n, "k": k}
+
+
+def test_curve(spec, device="cpu") -> Callable:
+    """The in-training evaluation of a run that asks for one (TrainConfig.eval_every > 0): test L_k
+    (k = eval_k) on the first eval_subset test images, batch-norm statistics recomputed from the
+    training set first (§1.6, §2.4). Data are loaded at the first call, so a cached run costs nothing."""
+    from .data import fixed_binarization, load_dataset
+    from .estimators import iw_log_likelihood
+    from .runs import DTYPES, EVAL_BINARIZATION_SEED
+
+    state = {}
+
+    def evaluate(model, epoch: int) -> dict:
+        if not state:
+            x = load_dataset(spec.dataset).train_x
+            x = x if spec.train_subset is None else x[:spec.train_subset]
+            x = fixed_binarization(x, seed=EVAL_BINARIZATION_SEED) if spec.binarize else x
+            state["bn"] = x.to(device=model.device, dtype=DTYPES[spec.dtype])
+            state["test"] = test_set(spec.dataset, spec.train.eval_subset)
+        model.prepare_evaluation(state["bn"])
+        values = iw_log_likelihood(model, state["test"].x, k=spec.train.eval_k, seed=IW_SEED)
+        return {"test_ll": float(values.mean())}
+
+    return evaluate
+
+
+def get_run(spec, *, device="auto", **get_or_train_kwargs):
+    """`runs.get_or_train` with the test-L_k training curve that the spec asks for (if any)."""
+    from .files import resolve_device
+    from .runs import get_or_train
+
+    device = resolve_device(device)
+    if spec.train.eval_every > 0 and "evaluate" not in get_or_train_kwargs:
+        get_or_train_kwargs["evaluate"] = test_curve(spec, device)
+    return get_or_train(spec, device=device, **get_or_train_kwargs)

@@ -125,7 +125,7 @@ class _Device:
     def ok(self, v) -> bool:
         if not isinstance(v, str):
             return False
-        from .progress import resolve_device
+        from .files import resolve_device
 
         try:
             resolve_device(v)
@@ -141,7 +141,7 @@ class _Device:
 
 
 def _profiles():
-    from .experiments import PROFILES
+    from .profiles import PROFILES
 
     return OneOf(*sorted(PROFILES))
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .results import default_figures_dir
+from .files import default_figures_dir
 
 
 def image_grid(images, image_shape, nrow: int, ax=None, title: str | None = None,

@@ -7,7 +7,7 @@ number of threads. In float32 those last-bit differences (~1e-7 relative) grow o
 training steps into the second decimal of a printed table: one AMD machine printed -305.55 where
 the golden, made on an Intel one, said -305.54.
 
-The smoke profile therefore trains and evaluates in float64 (`experiments.PROFILES['smoke'].dtype`;
+The smoke profile therefore trains and evaluates in float64 (`profiles.PROFILES['smoke'].dtype`;
 `RunSpec.dtype` moves the parameters and the data, the estimators follow the model's dtype). The
 same kernel differences are then ~1e-16 relative, and even amplified a millionfold by training they
 stay far below the two printed decimals; no environment has to be pinned, on any x86-64 CPU, kernel
@@ -38,7 +38,7 @@ CPU_VARIANTS: dict[str, dict[str, str]] = {
 
 
 def smoke_dtype() -> str:
-    from .experiments import get_profile
+    from .profiles import get_profile
 
     return get_profile("smoke").dtype
 

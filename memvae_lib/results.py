@@ -9,7 +9,11 @@ smoke goes to notebooks/_build/smoke-figures (`default_figures_dir`). The contra
     {"notebook": "mem/table1_log_likelihood", "profile": "laptop", "device": "cpu",
      "protocol": {"binarisation": "dynamic", "k_eval": 5000},
      "rows": [{"quantity": "test_log_likelihood", "dataset": "mnist", "model": "MEM-VAE",
-               "ours": -84.52, "paper": -84.41, "gap": -0.11, "unit": "nats"}]}
+               "ours": -84.52, "paper": -84.41, "gap": -0.11, "unit": "nats"}],
+     "claims": [{"id": "mem/table1/mnist-gain-k1", "verdict": "shows", ...}]}
+
+"claims" holds the notebook's verdicts on the papers' claims (memvae_lib/claims.py); files written
+before claims existed have no such key and count as judging none.
 """
 
 from __future__ import annotations
@@ -17,78 +21,22 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
-import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+
+from .claims import VERDICTS, Claim, count_verdicts
+from .files import COMMITTED_PROFILES, atomic_write, default_figures_dir
 
 SCOREBOARD_START = "<!-- scoreboard:start -->"
 SCOREBOARD_END = "<!-- scoreboard:end -->"
 GALLERY_START = "<!-- gallery:start -->"
 GALLERY_END = "<!-- gallery:end -->"
+CLAIMS_START = "<!-- claims:start -->"
+CLAIMS_END = "<!-- claims:end -->"
+NO_CLAIMS = "_No claims judged yet: run `make figures`._"
 REQUIRED_KEYS = ("notebook", "profile", "device", "protocol", "rows")
 REQUIRED_ROW_KEYS = ("quantity", "model", "ours")
 JSON_DECIMALS = 4  # stored precision; tables print fewer
-FIGURES_ENV = "MEMVAE_FIGURES_DIR"
-# only these profiles' results are committed under figures/ and reach the README scoreboard
-COMMITTED_PROFILES = ("laptop", "paper")
-
-
-def project_root(start: str | os.PathLike | None = None) -> Path:
-    """The repository root: the first folder holding pyproject.toml, walking up from `start`.
-
-    Notebooks run with their own folder as working directory (papermill and nbval alike), so they
-    call this instead of relying on relative paths. Falls back to the folder above this package
-    (an editable install) when the walk from `start` (default: cwd) finds nothing.
-    """
-    for origin in (Path(start or Path.cwd()), Path(__file__).parent):
-        for folder in (origin.resolve(), *origin.resolve().parents):
-            if (folder / "pyproject.toml").is_file():
-                return folder
-    raise FileNotFoundError(f"no pyproject.toml above {start or Path.cwd()}: not inside the memvae checkout")
-
-
-def scratch_figures_dir(profile: str | None, build_dir: str | os.PathLike | None = None) -> Path:
-    """<build_dir>/<profile>-figures (build_dir defaults to <root>/notebooks/_build): where a
-    profile other than laptop or paper writes, beside the executed notebooks and never in git."""
-    name = profile if isinstance(profile, str) and re.fullmatch(r"[A-Za-z0-9_.-]+", profile) else "scratch"
-    build = Path(build_dir) if build_dir is not None else project_root() / "notebooks" / "_build"
-    return build / f"{name}-figures"
-
-
-def default_figures_dir(profile: str | None = None) -> Path:
-    """Where figures and results JSON go: $MEMVAE_FIGURES_DIR when set, else <root>/figures for the
-    laptop and paper profiles and `scratch_figures_dir(profile)` for any other.
-
-    The decision is made here, not by whoever starts the notebook: JupyterLab, `jupyter nbconvert
-    --execute`, papermill from any folder and `memvae figures` all end up in this function, so a
-    smoke run can never overwrite the committed figures (or put smoke rows in the README).
-    `profile` defaults to the running notebook's own `profile` parameter (see `session_profile`).
-    """
-    env = os.environ.get(FIGURES_ENV)
-    if env:
-        return Path(env)
-    profile = profile if profile is not None else session_profile()
-    profile = getattr(profile, "name", profile)  # a Profile object counts as its name
-    if profile in COMMITTED_PROFILES:
-        return project_root() / "figures"
-    return scratch_figures_dir(profile)
-
-
-def session_profile() -> str | None:
-    """The profile of the notebook running this code, None outside one.
-
-    Every notebook's first cell sets `profile` (papermill injects it too), and save_figure is called
-    before write_results names the profile, so the kernel's namespace is the one place that knows it
-    for both. Outside a kernel, $MEMVAE_PROFILE (the notebooks' own default) decides.
-    """
-    ipython = sys.modules.get("IPython")  # never imported here: a plain script has no notebook
-    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
-    value = shell.user_ns.get("profile") if shell is not None else None
-    value = getattr(value, "name", value)
-    if isinstance(value, str):
-        return value
-    return os.environ.get("MEMVAE_PROFILE")
 
 
 @dataclass
@@ -150,16 +98,27 @@ def _as_row(row) -> Row:
     return Row(**row)
 
 
+def _as_claims(claims) -> list:
+    """Claim objects (dicts are validated by Claim.from_json), ids unique within one notebook."""
+    out = [c if isinstance(c, Claim) else Claim.from_json(c) for c in claims]
+    _unique_ids([c.id for c in out])
+    return out
+
+
+def _unique_ids(ids: list[str]) -> None:
+    if dup := sorted({i for i in ids if ids.count(i) > 1}):
+        raise ValueError(f"claim id {dup[0]!r} appears {ids.count(dup[0])} times: give each claim its own id")
+
+
 def write_results(notebook: str, profile: str, rows, *, device: str, protocol: dict,
-                  figures_dir: str | os.PathLike | None = None) -> Path:
-    """Write figures/<paper>/<name>.json for `notebook` ('mem/table1_log_likelihood').
+                  figures_dir: str | os.PathLike | None = None, claims=()) -> Path:
+    """Write figures/<paper>/<name>.json for `notebook` ('mem/table1_log_likelihood'), with its
+    `claims` (Claim objects or their dicts) after the rows.
 
     `figures_dir` defaults to `default_figures_dir(profile)`: $MEMVAE_FIGURES_DIR, else
     <root>/figures at laptop and paper, else a scratch folder under notebooks/_build. Written
     atomically: a run killed mid-write leaves the previous file, never a truncated one.
     """
-    from .train import atomic_write
-
     assert notebook.count("/") == 1, f"notebook should be '<paper>/<name>', got {notebook!r}"
     base = Path(figures_dir) if figures_dir is not None else default_figures_dir(profile)
     path = base / f"{notebook}.json"
@@ -169,6 +128,7 @@ def write_results(notebook: str, profile: str, rows, *, device: str, protocol: d
         "device": str(device),
         "protocol": _round(dict(protocol)),
         "rows": [_as_row(r).to_json() for r in rows],
+        "claims": [c.to_json() for c in _as_claims(claims)],
     }
     text = json.dumps(payload, indent=2) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -196,6 +156,18 @@ def read_results(path: str | os.PathLike) -> dict:
         for key in REQUIRED_ROW_KEYS:
             if not isinstance(row, dict) or key not in row:
                 raise ValueError(f"{path}: rows[{i}] missing required key {key!r}{fix}")
+    if "claims" in data:  # absent from files written before claims existed: none judged
+        if not isinstance(data["claims"], list):
+            raise ValueError(f"{path}: 'claims' should be a list{fix}")
+        for i, claim in enumerate(data["claims"]):
+            try:
+                Claim.from_json(claim)
+            except ValueError as e:
+                raise ValueError(f"{path}: claims[{i}]: {e}{fix}") from e
+        try:
+            _unique_ids([c["id"] for c in data["claims"]])
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}{fix}") from e
     return data
 
 
@@ -294,6 +266,42 @@ def build_gallery(figures_dir: str | os.PathLike) -> str:
     return "\n".join(rows)
 
 
+def _signed(value) -> str:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return "-" if value is None else str(value)
+    text = _fmt(value, 2)
+    return text if text.startswith("-") else "+" + text
+
+
+def build_claims_table(figures_dir: str | os.PathLike) -> str:
+    """A markdown table of every claim judged in the laptop or paper results JSON under `figures_dir`
+    (by notebook, then in the notebook's order), and a line counting the verdicts per profile."""
+    shown, _ = scoreboard_results(figures_dir)
+    judged = sorted(((d["notebook"], d) for d in shown.values() if d.get("claims")), key=lambda nd: nd[0])
+    if not judged:
+        return NO_CLAIMS
+    lines = ["| claim | section | paper | ours | verdict | profile | notebook |",
+             "| --- | --- | ---: | ---: | --- | --- | --- |"]
+    by_profile: dict[str, list] = {}
+    for name, data in judged:
+        for c in data["claims"]:
+            ours = _signed(c["ours"])
+            if c["ours"] is not None and c["uncertainty"] is not None:
+                ours += f" ± {_fmt(c['uncertainty'], 2)}"
+            if c["ours"] is not None and c["unit"]:
+                ours += f" {c['unit']}"
+            cells = [c["statement"], c["section"], _signed(c["paper_value"]), ours, c["verdict"], data["profile"],
+                     f"[{name}](notebooks/{name}.ipynb)"]
+            lines.append("| " + " | ".join(" ".join(str(x).split()).replace("|", "\\|") for x in cells) + " |")
+            by_profile.setdefault(data["profile"], []).append(c)
+    counts = []
+    for profile in (p for p in COMMITTED_PROFILES if p in by_profile):
+        n = count_verdicts(by_profile[profile])
+        counts.append(f"**{profile}**: " + ", ".join(f"{n[v]} {v}" for v in VERDICTS)
+                      + f" ({len(by_profile[profile])} claims)")
+    return "\n".join(lines) + "\n\n" + "\n\n".join(counts)
+
+
 def _replace_between(text: str, start_marker: str, end_marker: str, body: str, where) -> str:
     start, end = text.find(start_marker), text.find(end_marker)
     if start < 0 or end < start:
@@ -302,16 +310,16 @@ def _replace_between(text: str, start_marker: str, end_marker: str, body: str, w
 
 
 def update_readme(readme_path: str | os.PathLike, figures_dir: str | os.PathLike) -> bool:
-    """Regenerate the scoreboard (and the gallery, when the README has its markers); True when the
-    README changed. Everything is read before the README is written, and it is written atomically:
-    an unreadable results JSON or a kill leaves the README as it was."""
-    from .train import atomic_write
-
+    """Regenerate the scoreboard (and the gallery and the claims table, when the README has their
+    markers); True when the README changed. Everything is read before the README is written, and it
+    is written atomically: an unreadable results JSON or a kill leaves the README as it was."""
     readme_path = Path(readme_path)
     text = readme_path.read_text()
     new = _replace_between(text, SCOREBOARD_START, SCOREBOARD_END, build_scoreboard(figures_dir), readme_path)
     if GALLERY_START in new:
         new = _replace_between(new, GALLERY_START, GALLERY_END, build_gallery(figures_dir), readme_path)
+    if CLAIMS_START in new:
+        new = _replace_between(new, CLAIMS_START, CLAIMS_END, build_claims_table(figures_dir), readme_path)
     if new == text:
         return False
     atomic_write(readme_path, lambda f: f.write(new.encode()))

@@ -6,7 +6,7 @@ folder, and `get_or_train` trains a run once and loads it ever after.
         checkpoint.pt    model, optimiser, RNG states, history (train.py; resumed after a kill)
         model.pt         final weights with BN statistics from the full training set (§1.6)
         *.sha256         the digest of checkpoint.pt / model.pt / history.json, checked on every load
-                         (train.write_verified: a kill never makes a good file look damaged)
+                         (files.write_verified: a kill never makes a good file look damaged)
         history.json     per-epoch history (the training curves), with history.json.sha256
         done             written last: the run is finished
         .lock            flock'd while a process trains or loads, so concurrent askers train once
@@ -14,7 +14,7 @@ folder, and `get_or_train` trains a run once and loads it ever after.
 A damaged checkpoint.pt or model.pt is never used: loading it raises an error that names the file
 and the fix (delete it, or the run folder, to retrain). Run folders finished before digests were
 recorded (model.pt without model.pt.sha256) are refused the same way, with one more fix in the
-message: `train.record_digest(file)` for a user who trusts the file. A finished run in a folder this
+message: `files.record_digest(file)` for a user who trusts the file. A finished run in a folder this
 process cannot write (a read-only or group-shared cache) is loaded without writing anything.
 """
 from __future__ import annotations
@@ -28,13 +28,13 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable
 
 import torch
 
-from .progress import resolve_device
-from .train import (READ_ONLY_ERRNOS, IntegrityError, TrainConfig, atomic_write, read_verified, train,
+from .files import (READ_ONLY_ERRNOS, IntegrityError, atomic_write, read_verified, resolve_device, runs_dir,
                     write_verified)
+from .train import TrainConfig, train
 
 DATASETS = ("mnist", "ocr_letters", "frey", "olivetti")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -89,14 +89,6 @@ def spec_json(spec: RunSpec, indent: int | None = None) -> str:
 def spec_hash(spec: RunSpec) -> str:
     """First 16 hex digits of sha256(canonical JSON)."""
     return hashlib.sha256(spec_json(spec).encode()).hexdigest()[:16]
-
-
-def runs_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """$MEMVAE_RUNS_DIR (of `environ`, os.environ by default), else ~/.cache/memvae/runs; always
-    absolute (a relative value is taken from the current directory: importing memvae_lib already
-    made os.environ's absolute, so that notebook kernels, whose cwd is their folder, agree)."""
-    env = (os.environ if environ is None else environ).get("MEMVAE_RUNS_DIR")
-    return Path(os.path.abspath(Path(env).expanduser())) if env else Path.home() / ".cache" / "memvae" / "runs"
 
 
 def run_dir(spec: RunSpec) -> Path:
@@ -217,7 +209,9 @@ def _train_run(spec, model, path, device, evaluate, load_data, deadline=None) ->
         raise ValueError(f"{spec.dataset} is continuous data; set RunSpec(binarize=False)")
     _write_text(path / "spec.json", spec_json(spec, indent=2) + "\n")
     if evaluate is None and spec.train.eval_every > 0:
-        evaluate = _test_curve(spec, x, device)
+        raise ValueError(f"run {spec.label or path.name} asks for a training curve every {spec.train.eval_every} "
+                         "epoch(s) (TrainConfig.eval_every) but no evaluate function was given: train it with "
+                         "evaluation.get_run(spec), which supplies the test-L_k curve, or pass evaluate=...")
     history = train(model, x, spec.train, binarize=spec.binarize, run_dir=path, evaluate=evaluate,
                     device=device, progress_desc=spec.label or path.name, deadline=deadline)
     x_eval = fixed_binarization(x, seed=EVAL_BINARIZATION_SEED) if spec.binarize else x
@@ -225,22 +219,3 @@ def _train_run(spec, model, path, device, evaluate, load_data, deadline=None) ->
     write_verified(path / "model.pt", lambda f: torch.save(model.state_dict(), f))
     write_verified(path / "history.json", (json.dumps(history, indent=1) + "\n").encode())
     _write_text(path / "done", f"{spec.label or path.name}\n")
-
-
-def _test_curve(spec: RunSpec, x_train: torch.Tensor, device) -> Callable:
-    """The default in-training evaluation: test L_k (k = eval_k) on the first eval_subset test
-    images, with batch-norm statistics recomputed from the training set first (§1.6, §2.4)."""
-    from .data import fixed_binarization
-    from .estimators import iw_log_likelihood
-    from .evaluation import test_set
-
-    x_bn = (fixed_binarization(x_train, seed=EVAL_BINARIZATION_SEED) if spec.binarize else x_train)
-    x_bn = x_bn.to(device=device, dtype=DTYPES[spec.dtype])
-    test = test_set(spec.dataset, spec.train.eval_subset)
-
-    def evaluate(model, epoch: int) -> dict:
-        model.prepare_evaluation(x_bn)
-        values = iw_log_likelihood(model, test.x, k=spec.train.eval_k, seed=123)
-        return {"test_ll": float(values.mean())}
-
-    return evaluate

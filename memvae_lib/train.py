@@ -17,15 +17,10 @@ CPU, because the checkpoint carries the model, the optimiser, the history and ev
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import errno
-import hashlib
 import io
 import math
 import numbers
-import os
-import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +29,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .files import IntegrityError, read_verified, write_verified
 from .progress import progress
 
 SCHEDULES = ("mem", "constant", "iwae3i")
@@ -48,10 +44,6 @@ RESUMABLE_CHANGES = {"epochs", "checkpoint_every"}
 # full one, and a kill should cost at most about this long (or one epoch). Not a TrainConfig field:
 # those are hashed into the run folders.
 CHECKPOINT_SECONDS = 30.0
-DIGEST_SUFFIX = ".sha256"  # checkpoint.pt.sha256, model.pt.sha256: see write_verified
-READ_ONLY_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS)  # a folder this process may not write
-
-
 class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite."""
 
@@ -76,27 +68,6 @@ class TrainingPaused(RuntimeError):
 
 class CheckpointError(RuntimeError):
     """A checkpoint on disk cannot be used to resume."""
-
-
-class IntegrityError(RuntimeError):
-    """A file written by `write_verified` is damaged, or has no digest to check it against."""
-
-
-class NoSpaceLeft(OSError):
-    """The disk filled up while `atomic_write` wrote a file (errno ENOSPC or EDQUOT)."""
-
-    def __init__(self, path: Path, size: int):
-        try:
-            stat = os.statvfs(Path(path).parent)
-            free = f"{stat.f_bavail * stat.f_frsize / 1e6:.1f} MB free there"
-        except OSError:
-            free = "free space unknown"
-        super().__init__(errno.ENOSPC, f"no space left on device while writing {path} ({size / 1e6:.1f} MB, "
-                                        f"{free}; the previous file, if any, is untouched): free some space or set "
-                                        "MEMVAE_RUNS_DIR to a folder on a larger disk, then run the same command again")
-
-    def __str__(self):  # the message alone, without OSError's "[Errno 28]" prefix
-        return self.strerror
 
 
 def iwae3i_epochs(stages: int) -> int:
@@ -222,115 +193,6 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     params = list(model.parameters())
     kind = LasagneAdam if cfg.optimizer == "adam_lasagne" else torch.optim.Adam
     return kind(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, fused=_fused_supported(params) or None)
-
-
-def atomic_write(path: Path, write: Callable | bytes) -> None:
-    """write(file) into memory (or `write` itself when it is bytes), then the bytes into a temporary
-    file beside `path`, fsync, os.replace: readers see the old file or the new one, never a partial
-    one, whenever the process dies. Serialising first means a full disk fails in one place with one
-    message (`NoSpaceLeft`), not inside torch.save's zip writer. The file gets the permissions a plain
-    open() would give (0666 & ~umask, as mkstemp's 0600 would hide a group-shared cache)."""
-    path, data = Path(path), _serialised(write)
-    f, tmp = _open_temp(path)
-    try:
-        try:
-            with f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        except OSError as e:
-            if e.errno in (errno.ENOSPC, errno.EDQUOT):
-                os.unlink(tmp)  # first, so that the message counts the space the partial file held
-                raise NoSpaceLeft(path, len(data)) from e
-            raise
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _serialised(write: Callable | bytes) -> bytes:
-    """The bytes `write(file)` writes (e.g. `lambda f: torch.save(state, f)`), or `write` itself."""
-    if not callable(write):
-        return bytes(write)
-    buffer = io.BytesIO()
-    write(buffer)
-    return buffer.getvalue()
-
-
-def _open_temp(path: Path):
-    """A new file `<name>.<random>.tmp` beside path, opened for writing; the kernel applies the umask
-    (and a default ACL) to the 0666 asked for, as for any open()."""
-    for _ in range(100):
-        tmp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
-        except FileExistsError:
-            continue
-        return os.fdopen(fd, "wb"), tmp
-    raise FileExistsError(f"no free temporary name beside {path}")
-
-
-# ---- files with a digest -------------------------------------------------------------------------
-# A checkpoint or model file is two writes: the file and path.sha256 beside it. The digest file is
-# written first and lists both the old and the new digest, then the file is replaced, then the
-# digest file lists the new digest alone. A kill between any two steps leaves a file whose digest is
-# listed, so a kill never makes a valid file look damaged; a flipped byte always does.
-def digest_path(path: Path) -> Path:
-    return Path(path).with_name(Path(path).name + DIGEST_SUFFIX)
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _listed_digests(path: Path) -> list[str]:
-    text = digest_path(path).read_bytes().decode("ascii", "replace")  # a damaged digest file lists nothing valid
-    return [line.split()[0] for line in text.splitlines() if line.strip()]
-
-
-def _write_digests(path: Path, digests: list[str]) -> None:
-    lines = "".join(f"{d}  {Path(path).name}\n" for d in dict.fromkeys(digests))  # sha256sum's format
-    atomic_write(digest_path(path), lines.encode())
-
-
-def write_verified(path: Path, write: Callable | bytes) -> None:
-    """atomic_write(path, write) and record its sha256 in path.sha256, in the kill-safe order above."""
-    path, data = Path(path), _serialised(write)
-    new, keep = _sha256(data), []
-    if path.exists():
-        with contextlib.suppress(OSError):
-            old = _sha256(path.read_bytes())
-            keep = [old] if old in _listed_digests(path) else []  # a damaged old file loses its entry
-    _write_digests(path, keep + [new])
-    atomic_write(path, data)
-    _write_digests(path, [new])
-
-
-def read_verified(path: Path, fix: str) -> bytes:
-    """The bytes of `path` once its sha256 is one that path.sha256 lists; else `IntegrityError`,
-    whose one-line message ends with `fix`."""
-    path, digests = Path(path), digest_path(path)
-    data = path.read_bytes()
-    if not digests.exists():
-        raise IntegrityError(
-            f"{path} has no digest file {digests.name} (written before memvae recorded digests, or the digest was "
-            f"deleted), so its contents cannot be verified. {fix} Or, if you trust the file, record its digest: "
-            f"python -c \"from memvae_lib.train import record_digest; record_digest('{path}')\"")
-    actual, listed = _sha256(data), _listed_digests(path)
-    if actual not in listed:
-        raise IntegrityError(f"{path} is damaged: its sha256 {actual[:16]}... is not one recorded in {digests.name} "
-                             f"({', '.join(d[:16] + '...' for d in listed) or 'none'}). {fix}")
-    return data
-
-
-def record_digest(path: Path) -> str:
-    """Record the sha256 of `path` as it is now: for a file the user vouches for (a run finished
-    before digests were recorded); nothing calls it on its own. Returns the digest."""
-    data = Path(path).read_bytes()
-    _write_digests(path, [_sha256(data)])
-    return _sha256(data)
 
 
 def training_step(model, optimizer: torch.optim.Optimizer, cfg: TrainConfig, batch: dict) -> tuple[float, dict]:

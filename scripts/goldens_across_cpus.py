@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from memvae_lib.reproducible import CPU_VARIANTS
-from memvae_lib.results import project_root
+from memvae_lib.files import project_root
 
 ROOT = project_root()
 NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.])")

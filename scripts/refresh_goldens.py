@@ -20,7 +20,7 @@ import nbformat
 
 from memvae_lib.batch import discover_notebooks, run_notebooks
 from memvae_lib.reproducible import numerics_fingerprint
-from memvae_lib.results import project_root
+from memvae_lib.files import project_root
 
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
 VOLATILE_NOTEBOOK_KEYS = ("start_time", "end_time", "duration", "input_path", "output_path",

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 @pytest.fixture
 def notebook_tree(tmp_path):
     """tmp_path/notebooks with a profiles/ folder holding the repository's smoke.yaml."""
-    from memvae_lib.results import project_root
+    from memvae_lib.files import project_root
 
     root = tmp_path / "notebooks"
     (root / "profiles").mkdir(parents=True)

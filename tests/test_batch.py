@@ -18,7 +18,7 @@ from notebook_files import write_notebook
 from processes import alive
 
 from memvae_lib import batch, cli
-from memvae_lib.results import project_root
+from memvae_lib.files import project_root
 
 NAMES = ["evae/fig1_overpruning", "evae/table2_log_likelihood", "mem/fig3_memory_ablation",
          "mem/table1_log_likelihood"]
@@ -63,7 +63,7 @@ def test_batch_injects_typed_parameters_and_reports_the_failing_cell(notebook_tr
     write_notebook(notebook_tree / "demo" / "ok.ipynb",
                    "assert type(interactive) is bool and interactive is False, repr(interactive)\n"
                    "assert (profile, seed, device) == ('smoke', 1234, 'cpu'), (profile, seed, device)\n"
-                   "import os\nfrom memvae_lib.results import default_figures_dir\n"
+                   "import os\nfrom memvae_lib.files import default_figures_dir\n"
                    "print('cwd', os.path.basename(os.getcwd()))\nprint('figures', default_figures_dir())")
     # a multi-line message whose last line is the remedy, as data.DataError's
     write_notebook(notebook_tree / "demo" / "broken.ipynb", "x = 1",

@@ -168,7 +168,7 @@ def test_values_at_the_edge_are_accepted():
 
 
 def test_get_profile_error_is_neutral_and_lists_the_profiles():
-    from memvae_lib.experiments import get_profile
+    from memvae_lib.profiles import get_profile
 
     with pytest.raises(ValueError) as error:
         get_profile("nonsense")

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from memvae_lib.models import evae
+from memvae_lib.models import base, evae
 from memvae_lib.models.evae import (EVAEConfig, EpitomicVAE, balanced_minibatch_indices, epitome_masks,
                                     epitome_starts)
 from memvae_lib.objectives import (iwae_bound, kl_standard_normal, log_bernoulli_logits, log_mean_exp,
@@ -118,7 +118,7 @@ def test_assignment_minimises_the_cost(monkeypatch):
         model.mean_head.weight.mul_(5.0)                               # spread the costs apart
         costs = brute_force_costs(model, x)
     torch.testing.assert_close(model.epitome_costs(x).detach(), costs)
-    monkeypatch.setattr(evae, "ASSIGN_ROWS", 3 * model.num_epitomes)  # several chunks of 3 rows
+    monkeypatch.setattr(base, "ASSIGN_ROWS", 3 * model.num_epitomes)  # several chunks of 3 rows
     y = model.assign_epitomes(x)
     assert y.dtype == torch.long and torch.equal(y, costs.argmin(1))
     assert len(set(y.tolist())) > 1
@@ -229,3 +229,10 @@ def test_gaussian_floor_and_list_hidden():
     with torch.no_grad():
         model.x_logvar_head.bias.fill_(-50.0)
     assert (model.decode(torch.zeros(3, 6))[1] == -2.0).all()
+
+
+def test_the_hard_assignment_base_lives_in_base_and_is_still_importable_from_evae():
+    from memvae_lib.models.mvae import MixtureVAE
+    assert evae.HardAssignmentModel is base.HardAssignmentModel
+    assert evae.balanced_minibatch_indices is base.balanced_minibatch_indices
+    assert issubclass(EpitomicVAE, base.HardAssignmentModel) and issubclass(MixtureVAE, base.HardAssignmentModel)

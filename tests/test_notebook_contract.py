@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").glob("*/*.ipynb") if p.parent.name in ("mem", "evae"))
+PAPERS = sorted(p.name for p in (ROOT / "memvae_lib" / "papers").iterdir() if (p / "__init__.py").is_file())
+NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").glob("*/*.ipynb") if p.parent.name in PAPERS)
 IDS = [f"{p.parent.name}/{p.stem}" for p in NOTEBOOKS]
 
 
-def test_both_papers_have_their_notebooks():
-    assert sum(p.parent.name == "mem" for p in NOTEBOOKS) == 8
-    assert sum(p.parent.name == "evae" for p in NOTEBOOKS) == 9
+def test_every_paper_package_has_its_notebooks():
+    counts = {paper: sum(p.parent.name == paper for p in NOTEBOOKS) for paper in PAPERS}
+    assert {"mem": 8, "evae": 9}.items() <= counts.items() and all(counts.values()), counts
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
@@ -30,6 +31,7 @@ def test_notebook_contract(path):
     assert nb["cells"][1]["cell_type"] == "markdown", "the paper's claim comes right after the parameters"
     assert any("".join(c["source"]).startswith("# NBVAL_CHECK_OUTPUT") for c in code)
     assert f'"{name}"' in source and "write_results(" in source and "save_figure(" in source
+    assert re.search(r"write_results\([^)]*claims", source), "the results JSON stores the notebook's claims"
     assert "slider_figure(" in source and "interactive=interactive" in source
     assert not re.search(r"class \w+\((nn\.Module|LatentVariableModel)", source), "models live in memvae_lib"
     assert (ROOT / "tests" / "goldens" / f"{name}.ipynb").is_file(), "no golden: make goldens ONLY=" + name
@@ -49,8 +51,9 @@ def test_golden_runs_the_notebook_as_committed(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_every_knob_is_checked_before_anything_trains(path):
-    """Each name the parameters cell assigns (beside the four check_parameters always checks) has a
-    rule in the notebook's check_parameters call, and that call comes before the first run."""
+    """Each name the parameters cell assigns (beside the four every notebook has) has a rule in the
+    notebook's one open_notebook(...) call (memvae_lib/notebook.py, which runs check_parameters),
+    and that call comes before any model is asked for."""
     import ast
 
     nb = json.loads(path.read_text())
@@ -59,7 +62,8 @@ def test_every_knob_is_checked_before_anything_trains(path):
              if isinstance(t, ast.Name)} - {"profile", "device", "seed", "interactive"}
     source = "\n".join("".join(c["source"]) for c in nb["cells"][1:] if c["cell_type"] == "code")
     calls = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call)
-             and getattr(n.func, "id", None) == "check_parameters"]
-    assert len(calls) == 1, "one check_parameters(globals(), ...) call"
+             and getattr(n.func, "id", None) in ("open_notebook", "check_parameters")]
+    assert len(calls) == 1 and calls[0].func.id == "open_notebook", "one open_notebook(name, globals(), ...) call"
     assert {k.arg for k in calls[0].keywords} == knobs
-    assert source.index("check_parameters(") < source.index("get_or_train(") if "get_or_train(" in source else True
+    first_use = [source.index(s) for s in ("get_or_train(", "get_run(", "nb.run(", "nb.seed_runs(") if s in source]
+    assert source.index("open_notebook(") < min(first_use, default=len(source))

@@ -12,7 +12,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from memvae_lib.results import project_root
+from memvae_lib.files import project_root
 
 ROOT = project_root()
 CONDA_TO_PYPI = {"pytorch": "torch", "ray-core": "ray"}  # conda package names that differ from the PyPI ones

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from memvae_lib import experiments
+from memvae_lib.papers.evae import configs as evae_configs
 from memvae_lib.reproducible import CPU_VARIANTS, numerics_fingerprint
 from memvae_lib.runs import RunSpec, spec_hash
 from memvae_lib.train import TrainConfig
@@ -64,7 +65,7 @@ def test_the_smoke_profile_computes_in_float64_and_the_others_in_float32():
         dtypes = {experiments.run_spec(n, profile).dtype for n in experiments.experiment_names(profile)}
         assert dtypes == {"float64" if profile == "smoke" else "float32"}, profile
     # grid cells reached without the registry (parzen_protocol) carry it too
-    _, cell = experiments.grid_cell("eVAE", experiments.get_profile("smoke"), layers=1, hidden=500,
+    _, cell = evae_configs.grid_cell("eVAE", evae_configs.budget("smoke"), layers=1, hidden=500,
                                     latent=8, epitome=4)
     assert cell.dtype == "float64"
 

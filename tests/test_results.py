@@ -5,10 +5,12 @@ import sys
 import pytest
 from matplotlib.figure import Figure
 
-from memvae_lib import cli, results
-from memvae_lib.results import (GALLERY_END, GALLERY_START, SCOREBOARD_END, SCOREBOARD_START, Row, build_gallery,
-                                build_scoreboard, format_table,
-                                project_root, read_results, update_readme, write_results)
+from memvae_lib import cli, files, results
+from memvae_lib.claims import Claim, estimate, exceeds, near, not_measurable
+from memvae_lib.results import (CLAIMS_END, CLAIMS_START, GALLERY_END, GALLERY_START, SCOREBOARD_END, SCOREBOARD_START,
+                                Row, build_claims_table, build_gallery, build_scoreboard, format_table,
+                                read_results, update_readme, write_results)
+from memvae_lib.files import project_root
 
 
 def _rows():
@@ -29,7 +31,7 @@ def test_results_json_round_trip(tmp_path):
                          protocol={"k_eval": 5000, "sigma": 0.123456789}, figures_dir=tmp_path)
     assert path == tmp_path / "mem" / "table1_log_likelihood.json"
     data = read_results(path)
-    assert list(data) == ["notebook", "profile", "device", "protocol", "rows"]
+    assert list(data) == ["notebook", "profile", "device", "protocol", "rows", "claims"] and data["claims"] == []
     assert data["notebook"] == "mem/table1_log_likelihood" and data["profile"] == "smoke"
     assert data["protocol"] == {"k_eval": 5000, "sigma": 0.1235}
     first = data["rows"][0]
@@ -148,7 +150,7 @@ def test_gallery_shows_each_notebooks_main_figure_linked_to_it(tmp_path):
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """tmp_path as the project root, with no MEMVAE_FIGURES_DIR / MEMVAE_PROFILE in the way."""
-    monkeypatch.setattr(results, "project_root", lambda *a, **k: tmp_path)
+    monkeypatch.setattr(files, "project_root", lambda *a, **k: tmp_path)
     monkeypatch.delenv("MEMVAE_FIGURES_DIR", raising=False)
     monkeypatch.delenv("MEMVAE_PROFILE", raising=False)
     return tmp_path
@@ -160,12 +162,12 @@ def project(tmp_path, monkeypatch):
     (None, "notebooks/_build/scratch-figures"),  # no notebook, no MEMVAE_PROFILE: not committed either
 ])
 def test_default_figures_dir_follows_the_profile(project, profile, folder):
-    assert results.default_figures_dir(profile) == project / folder
+    assert files.default_figures_dir(profile) == project / folder
 
 
 def test_an_explicit_figures_dir_wins_at_every_profile(project, monkeypatch):
     monkeypatch.setenv("MEMVAE_FIGURES_DIR", str(project / "elsewhere"))
-    assert {results.default_figures_dir(p) for p in ("smoke", "laptop", None)} == {project / "elsewhere"}
+    assert {files.default_figures_dir(p) for p in ("smoke", "laptop", None)} == {project / "elsewhere"}
 
 
 def test_write_results_at_smoke_never_reaches_the_committed_figures(project):
@@ -184,7 +186,7 @@ def test_save_figure_follows_the_running_notebooks_profile(project, monkeypatch)
 
     figures = [Figure(), Figure()]
     namespace = {"profile": "smoke"}
-    shell = SimpleNamespace(user_ns=namespace)  # a kernel's IPython, as far as results.py looks
+    shell = SimpleNamespace(user_ns=namespace)  # a kernel's IPython, as far as files.py looks
     ipython = SimpleNamespace(get_ipython=lambda: shell, version_info=(9, 0))  # matplotlib asks the version
     monkeypatch.setitem(sys.modules, "IPython", ipython)
     png, _ = save_figure(figures[0], "mem/demo")
@@ -193,7 +195,7 @@ def test_save_figure_follows_the_running_notebooks_profile(project, monkeypatch)
     assert save_figure(figures[1], "mem/demo")[0] == project / "figures" / "mem" / "demo.png"
     namespace.clear()  # no `profile` in the notebook: $MEMVAE_PROFILE, as the notebooks' first cell
     monkeypatch.setenv("MEMVAE_PROFILE", "laptop")
-    assert results.default_figures_dir() == project / "figures"
+    assert files.default_figures_dir() == project / "figures"
 
 
 def test_scoreboard_leaves_out_results_of_other_profiles_and_says_so(project, monkeypatch, capsys):
@@ -251,3 +253,121 @@ def test_scoreboard_with_a_truncated_results_json_fails_in_one_line_and_keeps_th
     assert err.startswith(f"memvae scoreboard: {broken}: not valid JSON (")
     assert "rerun its notebook to rewrite it: memvae figures --only mem/t; README.md not updated" in err
     assert readme.read_text() == f"{SCOREBOARD_START}\nold\n{SCOREBOARD_END}\n"
+
+
+# ------------------------------------------------------------------------------------------------
+# claims: stored with the rows, tabled in the README
+
+def _claims():
+    who = dict(paper="mem", section="Sec. 5.1, Table 1")
+    return [exceeds(estimate([0.91, 0.85], test_se=0.05, floor=0.1), id="mem/table1/mnist-gain-k1",
+                    statement="MEM-VAE beats VAE on MNIST (k=1)", paper_effect=1.26, unit="nats", **who),
+            near(estimate(50.0), id="mem/table1/active-units", statement="about 30 active units | at most",
+                 target=30, tolerance=5, unit="units", **who),
+            not_measurable(id="mem/table1/omniglot", statement="MEM-VAE beats VAE on OMNIGLOT",
+                           reason="OMNIGLOT is not trained at this profile", paper_value=0.4, **who)]
+
+
+def test_results_store_claims_after_the_rows_as_objects_or_dicts(tmp_path):
+    claims = _claims()
+    path = write_results("mem/table1", "laptop", _rows(), device="cpu", protocol={},
+                         claims=[claims[0], claims[1].to_json(), claims[2]], figures_dir=tmp_path)
+    data = read_results(path)
+    assert list(data)[-2:] == ["rows", "claims"]
+    assert [Claim.from_json(c) for c in data["claims"]] == [Claim.from_json(c.to_json()) for c in claims]
+    assert data["claims"][0]["ours"] == 0.88 and data["claims"][0]["verdict"] == "shows"
+    with pytest.raises(ValueError, match="verdict 'maybe' is not one of"):
+        write_results("mem/t", "laptop", [], device="cpu", protocol={}, figures_dir=tmp_path,
+                      claims=[{**claims[0].to_json(), "verdict": "maybe"}])
+    with pytest.raises(ValueError, match="claim id 'mem/table1/mnist-gain-k1' appears 2 times"):
+        write_results("mem/t", "laptop", [], device="cpu", protocol={}, figures_dir=tmp_path,
+                      claims=[claims[0], claims[0]])
+    assert not (tmp_path / "mem" / "t.json").exists()  # refused before anything was written
+
+
+def test_a_results_json_from_before_claims_reads_as_judging_none(tmp_path):
+    path = write_results("mem/old", "laptop", _rows(), device="cpu", protocol={}, figures_dir=tmp_path)
+    data = json.loads(path.read_text())
+    del data["claims"]
+    path.write_text(json.dumps(data))
+    assert "claims" not in read_results(path)
+    assert build_claims_table(tmp_path) == "_No claims judged yet: run `make figures`._"
+    assert "| mem/old |" in build_scoreboard(tmp_path)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda c: c[1].pop("verdict"), r"claims\[1\]: missing claim key 'verdict'"),
+    (lambda c: c[0].update(verdict="proven"), r"claims\[0\]: claim 'mem/table1/mnist-gain-k1': verdict 'proven'"),
+    (lambda c: c[2].update(ours="high"), r"claims\[2\]: claim key 'ours' should be a number or null"),
+    (lambda c: c.append(5), r"claims\[3\]: a claim should be a JSON object"),
+    (lambda c: c.append(dict(c[0])), r"claim id 'mem/table1/mnist-gain-k1' appears 2 times"),
+])
+def test_read_results_refuses_a_damaged_claim_in_one_line(tmp_path, damage, message):
+    path = write_results("mem/table1", "laptop", _rows(), device="cpu", protocol={}, claims=_claims(),
+                         figures_dir=tmp_path)
+    data = json.loads(path.read_text())
+    damage(data["claims"])
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=message) as info:
+        read_results(path)
+    text = str(info.value)
+    assert text.startswith(f"{path}: ") and "\n" not in text
+    assert text.endswith("; rerun its notebook to rewrite it: memvae figures --only mem/table1")
+    data["claims"] = {"not": "a list"}
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="'claims' should be a list"):
+        read_results(path)
+
+
+def test_claims_table_lists_each_claim_with_its_verdict_and_counts_them_per_profile(tmp_path):
+    figures = tmp_path / "figures"
+    claims = _claims()
+    write_results("mem/table1", "laptop", _rows(), device="cpu", protocol={}, claims=claims, figures_dir=figures)
+    write_results("evae/fig1", "paper", _rows(), device="cuda", protocol={}, claims=claims[1:2], figures_dir=figures)
+    write_results("mem/fig4", "smoke", _rows(), device="cpu", protocol={}, claims=claims, figures_dir=figures)
+    write_results("mem/fig5", "laptop", _rows(), device="cpu", protocol={}, figures_dir=figures)  # no claims
+    lines = build_claims_table(figures).splitlines()
+    assert lines[0] == "| claim | section | paper | ours | verdict | profile | notebook |"
+    assert lines[2] == ("| about 30 active units \\| at most | Sec. 5.1, Table 1 | +30 | +50.00 ± 0.00 units "
+                        "| does not show | paper | [evae/fig1](notebooks/evae/fig1.ipynb) |")
+    assert lines[3] == ("| MEM-VAE beats VAE on MNIST (k=1) | Sec. 5.1, Table 1 | +1.26 | +0.88 ± 0.09 nats | shows "
+                        "| laptop | [mem/table1](notebooks/mem/table1.ipynb) |")
+    assert lines[5].startswith("| MEM-VAE beats VAE on OMNIGLOT | Sec. 5.1, Table 1 | +0.40 | - | "
+                               "not measurable at this budget | laptop |")
+    assert len(lines) == 6 + 4 and "smoke" not in "\n".join(lines) and "fig5" not in "\n".join(lines)
+    assert lines[-3:] == [
+        "**laptop**: 1 shows, 0 partly, 1 does not show, 1 not measurable at this budget (3 claims)", "",
+        "**paper**: 0 shows, 0 partly, 1 does not show, 0 not measurable at this budget (1 claims)"]
+
+
+def test_update_readme_fills_the_claims_markers_and_keeps_the_readme_when_a_result_is_broken(tmp_path):
+    figures = tmp_path / "figures"
+    write_results("mem/table1", "laptop", _rows(), device="cpu", protocol={}, claims=_claims(), figures_dir=figures)
+    readme = tmp_path / "README.md"
+    before = f"# t\n\n{CLAIMS_START}\nold claims\n{CLAIMS_END}\n\n{SCOREBOARD_START}\n{SCOREBOARD_END}\n"
+    readme.write_text(before)
+    assert update_readme(readme, figures) is True
+    text = readme.read_text()
+    assert "old claims" not in text and f"{CLAIMS_START}\n| claim | section |" in text
+    assert "(3 claims)\n" + CLAIMS_END in text and "| mem/table1 | test_log_likelihood |" in text
+    assert update_readme(readme, figures) is False
+    filled = readme.read_text()
+    data = json.loads((figures / "mem" / "table1.json").read_text())
+    data["claims"][0]["verdict"] = "surely"
+    (figures / "mem" / "table1.json").write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"table1\.json: claims\[0\]: .*'surely'"):
+        update_readme(readme, figures)
+    assert readme.read_text() == filled
+    readme.write_text(f"{CLAIMS_START}\n{SCOREBOARD_START}\n{SCOREBOARD_END}\n")  # claims end marker lost
+    with pytest.raises(ValueError, match="claims:start"):
+        update_readme(readme, tmp_path / "empty")
+
+
+def test_readme_claims_table_matches_committed_results():
+    """The README's claims table is `memvae scoreboard`'s output from the committed figures/: run it
+    after `make figures` (or after editing a results JSON) and commit both."""
+    root = project_root()
+    text = (root / "README.md").read_text()
+    start, end = text.index(CLAIMS_START) + len(CLAIMS_START), text.index(CLAIMS_END)
+    assert text[start:end].strip() == build_claims_table(root / "figures"), \
+        "README.md claims table is stale: run `memvae scoreboard` and commit README.md"

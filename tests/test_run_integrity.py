@@ -11,9 +11,11 @@ import pytest
 import torch
 
 from memvae_lib import runs as runs_mod
+from memvae_lib import files as files_mod
 from memvae_lib import train as train_mod
 from memvae_lib.runs import get_or_train, run_dir
-from memvae_lib.train import CheckpointError, TrainConfig, atomic_write, train
+from memvae_lib.files import atomic_write
+from memvae_lib.train import CheckpointError, TrainConfig, train
 from test_runs import Killed, Tiny, TinyConfig, calls, counting_loader, digest, spec
 
 
@@ -89,7 +91,7 @@ def test_a_run_finished_before_digests_is_refused_with_the_fix(runs):
                                            r"record_digest\('.*model\.pt'\)") as e:
         ask(counter)
     assert "\n" not in str(e.value)
-    train_mod.record_digest(first.path / "model.pt")
+    files_mod.record_digest(first.path / "model.pt")
     assert digest(ask(counter).model) == digest(first.model) and calls(counter) == 1
 
 
@@ -115,8 +117,8 @@ def kill_at_replace(monkeypatch, n, after, name=None):
             raise Killed  # the process is already dead
         real_unlink(path, *args, **kwargs)
 
-    monkeypatch.setattr(train_mod.os, "replace", replace)
-    monkeypatch.setattr(train_mod.os, "unlink", unlink)
+    monkeypatch.setattr(files_mod.os, "replace", replace)
+    monkeypatch.setattr(files_mod.os, "unlink", unlink)
     return count
 
 
@@ -179,11 +181,11 @@ def test_a_full_disk_is_one_clear_error_and_leaves_no_temporary(tmp_path, monkey
     path.write_bytes(b"previous")
     if fails == "write":
         real = os.fdopen
-        monkeypatch.setattr(train_mod.os, "fdopen", lambda *a, **k: FullDisk(real(*a, **k)))
+        monkeypatch.setattr(files_mod.os, "fdopen", lambda *a, **k: FullDisk(real(*a, **k)))
     else:
         def fsync(fd):
             raise OSError(errno.ENOSPC, "No space left on device")
-        monkeypatch.setattr(train_mod.os, "fsync", fsync)
+        monkeypatch.setattr(files_mod.os, "fsync", fsync)
     with pytest.raises(OSError, match=rf"^no space left on device while writing {path} \(.*free some space or "
                                       r"set MEMVAE_RUNS_DIR") as e:
         atomic_write(path, lambda f: torch.save({"w": torch.zeros(1000)}, f))
@@ -201,7 +203,7 @@ def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one(tmp_path, monkey
     def fsync(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(train_mod.os, "fsync", fsync)
+    monkeypatch.setattr(files_mod.os, "fsync", fsync)
     with pytest.raises(OSError, match=rf"no space left on device while writing {tmp_path}/checkpoint\.pt"):
         train(Tiny(TinyConfig()), x, TrainConfig(epochs=2, batch_size=16), binarize=False, run_dir=tmp_path)
     monkeypatch.undo()
@@ -244,7 +246,7 @@ def read_only(monkeypatch, path):
         raise AssertionError(f"wrote {dst} in a read-only folder")
 
     monkeypatch.setattr(runs_mod, "open", open_, raising=False)
-    monkeypatch.setattr(train_mod.os, "replace", replace)
+    monkeypatch.setattr(files_mod.os, "replace", replace)
 
 
 @pytest.mark.parametrize("lock_exists", [True, False])

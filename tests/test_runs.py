@@ -229,3 +229,14 @@ def test_concurrent_processes_train_once(runs):
         assert p.exitcode == 0
     assert calls(counter) == 1
     assert (runs / "out0").read_text() == (runs / "out1").read_text()
+
+
+def test_a_run_that_asks_for_a_curve_needs_an_evaluate_function_before_it_trains(runs):
+    """runs.py never imports the estimators: the curve comes from evaluation.get_run (or the caller)."""
+    s = spec()
+    s = dataclasses.replace(s, train=dataclasses.replace(s.train, eval_every=1))
+    with pytest.raises(ValueError, match=r"evaluation.get_run\(spec\)"):
+        get_or_train(s, device="cpu", build_model=Tiny, load_data=functools.partial(counting_loader, runs / "c"))
+    assert not (run_dir(s) / "checkpoint.pt").exists()
+    import memvae_lib.runs as runs_module
+    assert "estimators" not in open(runs_module.__file__).read().replace("never needs the estimators", "")

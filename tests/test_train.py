@@ -9,10 +9,12 @@ import pytest
 import torch
 from torch import nn
 
+from memvae_lib import files as files_mod
 from memvae_lib import train as train_mod
 from memvae_lib.models.base import LatentVariableModel
 from memvae_lib.nets import BatchNorm
-from memvae_lib.progress import progress, resolve_device
+from memvae_lib.files import resolve_device
+from memvae_lib.progress import progress
 from memvae_lib.train import (CheckpointError, LasagneAdam, TrainConfig, TrainingDiverged, TrainingPaused, iwae3i_epochs,
                               lr_at_epoch, train)
 
@@ -298,11 +300,11 @@ def test_unusable_checkpoint_is_a_clear_error(tmp_path, damage, reason):
     elif damage == "no_digest":
         (tmp_path / "checkpoint.pt.sha256").unlink()
     elif damage == "verified_garbage":
-        train_mod.write_verified(path, b"not a checkpoint")
+        files_mod.write_verified(path, b"not a checkpoint")
     elif damage == "wrong_keys":
         buffer = io.BytesIO()
         torch.save({"model": {}}, buffer)
-        train_mod.write_verified(path, buffer.getvalue())
+        files_mod.write_verified(path, buffer.getvalue())
     else:
         cfg = TrainConfig(epochs=2, batch_size=16, lr=1e-2)
     before = path.read_bytes()
@@ -319,7 +321,7 @@ def test_interrupted_save_leaves_previous_checkpoint(tmp_path, monkeypatch):
     def killed_replace(src, dst):
         raise Killed
 
-    monkeypatch.setattr(train_mod.os, "replace", killed_replace)
+    monkeypatch.setattr(files_mod.os, "replace", killed_replace)
     with pytest.raises(Killed):
         train(tiny(), data(), TrainConfig(epochs=2, batch_size=16), binarize=False, run_dir=tmp_path)
     assert (tmp_path / "checkpoint.pt").read_bytes() == before

@@ -1,11 +1,16 @@
-"""VAE / IWAE-k: parameter counts, sample layout, bounds and their gradients, BN evaluation, LRE."""
+"""VAE / IWAE-k: parameter counts, sample layout, bounds and their gradients, BN evaluation, LRE,
+the objective strategy, the config checks shared by every model."""
 import math
+import re
 
 import pytest
 import torch
 
+from memvae_lib.models.evae import EVAEConfig
 from memvae_lib.models.mem_vae import MemVAE, MemVAEConfig
+from memvae_lib.models.mvae import MVAEConfig
 from memvae_lib.models.vae import VAE, VAEConfig
+from memvae_lib.models.vae_objectives import ImportanceWeightedBound, LocalReconstructionError, WeightedKLObjective
 from memvae_lib.nets import batch_norm_layers, count_parameters
 from memvae_lib.objectives import iwae_bound, log_normal, log_standard_normal
 
@@ -250,3 +255,39 @@ def test_config_accepts_lists_and_describes_itself():
     assert config.hidden == (200, 200) and config.memory_slots == (70, 30)
     hash(config)
     assert "784-200-200-100" in config.describe()
+
+
+def test_the_objective_is_chosen_once_from_the_config():
+    assert VAE(VAEConfig(**SMALL)).objective == ImportanceWeightedBound(1)
+    assert VAE(VAEConfig(**SMALL, k=5)).objective == ImportanceWeightedBound(5)
+    assert VAE(VAEConfig(**SMALL, kl_weight=0.5)).objective == WeightedKLObjective(0.5, 0.0)   # eVAE Sec. 3.1
+    assert VAE(VAEConfig(**SMALL, z_dropout=0.2)).objective == WeightedKLObjective(1.0, 0.2)   # eVAE Sec. 3.2
+    assert not VAE(VAEConfig(**SMALL)).lre.active
+    assert not VAE(VAEConfig(**SMALL, lre_weights=(0.0, 0.0))).lre.active
+    assert VAE(VAEConfig(**SMALL, lre_weights=(0.1, 0.0))).lre.active
+    assert MemVAE(MemVAEConfig(**SMALL)).lre == LocalReconstructionError((0.1, 0.1))            # MEM's default
+
+
+def test_the_plain_vae_decoder_knows_nothing_of_memory():
+    model = VAE(VAEConfig(**SMALL))
+    with pytest.raises(TypeError):
+        model.decode_mean(torch.randn(2, 4), memory_override={1: "ones"})
+    assert len(model._decode(torch.randn(2, 4))) == 2  # (output, hiddens): no attentions
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: VAEConfig(k=0), "k=0 is invalid: must be an integer >= 1"),
+    (lambda: EVAEConfig(stride=True), "stride=True is invalid: must be an integer >= 1"),
+    (lambda: MemVAEConfig(hidden=()), "hidden=() is invalid: must be a non-empty tuple of integers >= 1"),
+    (lambda: EVAEConfig(hidden=[5, 0]), "hidden=(5, 0) is invalid: must be a non-empty tuple of integers >= 1"),
+    (lambda: MVAEConfig(activation="gelu"), "activation='gelu' is invalid: allowed: 'relu', 'tanh'"),
+    (lambda: VAEConfig(likelihood="poisson"), "likelihood='poisson' is invalid: allowed: ('bernoulli', 'gaussian')"),
+    (lambda: EVAEConfig(likelihood="poisson"), "likelihood='poisson' is invalid: allowed: ('bernoulli', 'gaussian')"),
+    (lambda: MemVAEConfig(memory_slots=(70, True)), "memory_slots=(70, True) is invalid: must be a tuple of 2 "
+                                                    "integers >= 0, one per hidden layer (layer 1 nearest x)"),
+    (lambda: MVAEConfig(component_hidden=[3, 0]), "component_hidden=(3, 0) is invalid: must be None or a "
+                                                  "non-empty tuple of integers >= 1"),
+])
+def test_every_config_runs_the_same_checks_with_the_same_messages(make, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        make()

@@ -7,6 +7,10 @@
 | `evae.py`    | `EVAEConfig`   | `EpitomicVAE` | eVAE (Yeung et al.)                               |
 | `mvae.py`    | `MVAEConfig`   | `MixtureVAE`  | mVAE, the mixture-of-VAEs baseline (Yeung et al.) |
 
+`base.py` holds the interface every model implements (`LatentVariableModel`) and the base the eVAE
+and mVAE share (`HardAssignmentModel`: Algorithm 1's hard y* and balanced minibatches);
+`vae_objectives.py` the objectives a `VAE` chooses from its config; `_checks.py` the config checks.
+
 Names are imported lazily, so one model module can be used without importing the others.
 """
 import importlib

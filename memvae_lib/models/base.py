@@ -1,5 +1,7 @@
 """The one interface every model implements, so that the trainer and every estimator serve all of
-them (VAE/IWAE, MEM-VAE, eVAE, mVAE) without knowing which they hold.
+them (VAE/IWAE, MEM-VAE, eVAE, mVAE) without knowing which they hold; and the base the eVAE and
+the mVAE share (Yeung et al. 2017, Algorithm 1: hard assignment y* to an epitome or component,
+then balanced minibatches), `HardAssignmentModel`.
 
 Shapes: x is (B, D_x) float in [0, 1]; z is (N, latent_dim); log-weights are (B, k) or, for models
 with a discrete selector (eVAE, mVAE), (B, S, k) with log p(y) already added (see
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from abc import ABC, abstractmethod
 from typing import Iterator
 
@@ -16,6 +19,9 @@ import torch
 from torch import nn
 
 from ..nets import batch_norm_layers, collecting_batch_norm
+from ._checks import is_int
+
+ASSIGN_ROWS = 1 << 15  # decoder rows per chunk when scoring every epitome (chunk of x times E)
 
 
 # Methods whose tensor inputs (x, z) follow the model's dtype: a float32 image batch or prior draw
@@ -131,3 +137,83 @@ class LatentVariableModel(nn.Module, ABC):
 def config_dict(config) -> dict:
     """A config dataclass as a plain dict with its class name, for hashing and saving."""
     return {"class": type(config).__name__, **dataclasses.asdict(config)}
+
+
+# ---- the hard-assignment base of the eVAE and the mVAE (Yeung et al. 2017, Algorithm 1) ----------
+def balanced_minibatch_indices(assignments: torch.Tensor, batch_size: int,
+                               generator: torch.Generator | None = None) -> list[torch.Tensor]:
+    """Algorithm 1 line 4: floor(N/B) minibatches, each with a proportionate number of every y.
+
+    Group y (n_y examples) gets floor(n_y B / N) or that + 1 places in every batch, so each count is
+    within 1 of n_y B / N. The remainders r_y = n_y B / N - floor(.) are laid end to end on [0, R),
+    R = sum_y r_y (an integer), and batch j takes one extra example from each group whose stretch
+    holds a point of the grid (j + u)/M + i, i = 0..R-1 (systematic sampling: spacing 1 > r_y, so at
+    most one extra per batch; over all M batches group y gets at most ceil(M r_y) extras, hence never
+    more than n_y examples). Integer arithmetic throughout (units of 1/(N M)). Examples are shuffled
+    within each group ("randomize"), dealt to batches in order, and batch order and the order within
+    each batch are shuffled. Returns CPU LongTensors of indices into `assignments`.
+    """
+    if not is_int(batch_size):
+        raise ValueError(f"batch_size={batch_size!r} is invalid: must be an integer >= 1")
+    y = assignments.detach().to("cpu", torch.long).reshape(-1)
+    n, m = y.numel(), y.numel() // batch_size
+    if m == 0:
+        return []
+    groups, sizes = torch.unique(y, return_counts=True)            # (G,)
+    base, rem = sizes * batch_size // n, sizes * batch_size % n     # r_y = rem / N
+    n_extra = int(rem.sum()) // n                                   # R
+    counts = base.repeat(m, 1)                                      # (M, G)
+    if n_extra:
+        ends = torch.cumsum(rem * m, 0)                             # stretch ends, units 1/(N M)
+        offset = int(torch.randint(n, (1,), generator=generator))   # u = offset / N
+        points = (torch.arange(m)[:, None] * n + offset + torch.arange(n_extra)[None] * n * m)  # (M, R)
+        owner = torch.searchsorted(ends, points, right=True)        # group whose stretch holds the point
+        counts += torch.zeros_like(counts).scatter_add_(1, owner, torch.ones_like(owner))
+    pieces = []                                                     # per group: M slices of a shuffled group
+    for col, (g, size) in enumerate(zip(groups.tolist(), sizes.tolist())):
+        members = torch.nonzero(y == g).squeeze(1)[torch.randperm(size, generator=generator)]
+        pieces.append(torch.split(members[: int(counts[:, col].sum())], counts[:, col].tolist()))
+    batches = [torch.cat([p[j] for p in pieces]) for j in range(m)]
+    batches = [b[torch.randperm(batch_size, generator=generator)] for b in batches]
+    return [batches[j] for j in torch.randperm(m, generator=generator).tolist()]
+
+
+class HardAssignmentModel(LatentVariableModel):
+    """What eVAE and mVAE share: a uniform selector y over E epitomes/components, q(y|x) = delta(y - y*)
+    with y* = argmin_y of the deterministic cost (§3.5), Algorithm 1's balanced minibatches."""
+
+    num_epitomes: int
+
+    @property
+    def log_prior_y(self) -> float:
+        """log p(y) = -log E: the uniform selector prior (never dropped, P8)."""
+        return -math.log(self.num_epitomes)
+
+    def epitome_costs(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, E) deterministic cost per epitome: -log p(x|y, z = posterior mean) + K-term KL."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def assign_epitomes(self, x: torch.Tensor) -> torch.Tensor:
+        """Algorithm 1 line 3: y* = argmin_y C(x, y) for every row of x, in chunks, (N,) long."""
+        chunk = max(1, ASSIGN_ROWS // self.num_epitomes)
+        return torch.cat([self.epitome_costs(xc).argmin(-1) for xc in x.split(chunk)])
+
+    def minibatches(self, x: torch.Tensor, batch_size: int, generator: torch.Generator) -> Iterator[dict]:
+        """One epoch of Algorithm 1: assign y* to all of x once, then floor(N/B) balanced batches."""
+        y = self.assign_epitomes(x)
+        for idx in balanced_minibatch_indices(y, batch_size, generator):
+            idx = idx.to(x.device)
+            yield {"x": x[idx], "y": y[idx]}
+
+    @torch.no_grad()
+    def prepare_evaluation(self, x_train: torch.Tensor, chunk: int | None = None) -> None:
+        """Full-batch BN statistics (§1.6) from one z ~ q(z|y*,x) per example at its own y*."""
+        if next(batch_norm_layers(self), None) is None:
+            return
+        was_training = self.training
+        y = self.assign_epitomes(x_train)
+        self.eval()
+        with collecting_batch_norm(self):
+            self.training_loss(x_train, y)
+        self.train(was_training)

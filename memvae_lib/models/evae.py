@@ -11,31 +11,20 @@ examples whose epitome contains it, and the model can keep more units active tha
     C(x, y)  = -E_q log p(x|y,z) + sum_{d in y} KL(q(z_d|x) || p(z_d)) + log E  (eq. 7-8, q(y|x) = delta(y - y*))
 
 Training is Algorithm 1: every epoch assign y* = argmin_y C(x, y), then take gradient steps on
-minibatches balanced by epitome with (x, y*) fixed.
+minibatches balanced by epitome with (x, y*) fixed (`base.HardAssignmentModel`, shared with the mVAE).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 from torch import nn
 
-from ..nets import MLP, batch_norm_layers, collecting_batch_norm, dense
+from ..nets import MLP, dense
 from ..objectives import bernoulli_nll_logits, kl_standard_normal, log_normal, log_standard_normal
-from .base import LatentVariableModel
-
-LIKELIHOODS = ("bernoulli", "gaussian")
-ASSIGN_ROWS = 1 << 15  # decoder rows per chunk when scoring every epitome (chunk of x times E)
-
-
-def _fail(field: str, value, allowed: str):
-    raise ValueError(f"{field}={value!r} is invalid: {allowed}")
-
-
-def _is_int(v, low: int = 1) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= low
+from ._checks import check_activation, check_hidden, check_likelihood, check_sizes, fail, lists_to_tuples
+from .base import HardAssignmentModel, balanced_minibatch_indices  # noqa: F401 (importable from here, as before)
 
 
 @dataclass(frozen=True)
@@ -55,30 +44,24 @@ class EVAEConfig:
     logvar_floor: float | None = None      # floor on the Gaussian decoder log-variance (§3.5); None = none
 
     def __post_init__(self):
-        if isinstance(self.hidden, list):
-            object.__setattr__(self, "hidden", tuple(self.hidden))
-        for name in ("input_dim", "latent_dim", "epitome_size", "stride"):
-            if not _is_int(getattr(self, name)):
-                _fail(name, getattr(self, name), "must be an integer >= 1")
-        if not isinstance(self.hidden, tuple) or not self.hidden or not all(_is_int(h) for h in self.hidden):
-            _fail("hidden", self.hidden, "must be a non-empty tuple of integers >= 1")
+        lists_to_tuples(self, "hidden")
+        check_sizes(self, "input_dim", "latent_dim", "epitome_size", "stride")
+        check_hidden(self.hidden)
         if self.epitome_size > self.latent_dim:
-            _fail("epitome_size", self.epitome_size, f"K must be <= latent_dim D = {self.latent_dim}")
+            fail("epitome_size", self.epitome_size, f"K must be <= latent_dim D = {self.latent_dim}")
         if self.stride > self.epitome_size:
-            _fail("stride", self.stride, f"must be <= epitome_size K = {self.epitome_size} "
-                  "(a larger stride leaves latent units in no epitome)")
-        if self.activation not in ("relu", "tanh"):
-            _fail("activation", self.activation, "allowed: 'relu', 'tanh'")
+            fail("stride", self.stride, f"must be <= epitome_size K = {self.epitome_size} "
+                 "(a larger stride leaves latent units in no epitome)")
+        check_activation(self.activation)
         if not isinstance(self.batch_norm, bool):
-            _fail("batch_norm", self.batch_norm, "must be True or False")
-        if self.likelihood not in LIKELIHOODS:
-            _fail("likelihood", self.likelihood, f"allowed: {LIKELIHOODS}")
+            fail("batch_norm", self.batch_norm, "must be True or False")
+        check_likelihood(self.likelihood)
         if self.logvar_floor is not None:
             if isinstance(self.logvar_floor, bool) or not isinstance(self.logvar_floor, (int, float)) \
                     or not math.isfinite(self.logvar_floor):
-                _fail("logvar_floor", self.logvar_floor, "must be None or a finite number")
+                fail("logvar_floor", self.logvar_floor, "must be None or a finite number")
             if self.likelihood != "gaussian":
-                _fail("logvar_floor", self.logvar_floor, "only a 'gaussian' likelihood has a log-variance to floor")
+                fail("logvar_floor", self.logvar_floor, "only a 'gaussian' likelihood has a log-variance to floor")
 
     @property
     def num_epitomes(self) -> int:
@@ -115,44 +98,6 @@ def epitome_masks(latent_dim: int, epitome_size: int, stride: int) -> torch.Tens
     return (units >= starts[:, None]) & (units < starts[:, None] + epitome_size)
 
 
-def balanced_minibatch_indices(assignments: torch.Tensor, batch_size: int,
-                               generator: torch.Generator | None = None) -> list[torch.Tensor]:
-    """Algorithm 1 line 4: floor(N/B) minibatches, each with a proportionate number of every y.
-
-    Group y (n_y examples) gets floor(n_y B / N) or that + 1 places in every batch, so each count is
-    within 1 of n_y B / N. The remainders r_y = n_y B / N - floor(.) are laid end to end on [0, R),
-    R = sum_y r_y (an integer), and batch j takes one extra example from each group whose stretch
-    holds a point of the grid (j + u)/M + i, i = 0..R-1 (systematic sampling: spacing 1 > r_y, so at
-    most one extra per batch; over all M batches group y gets at most ceil(M r_y) extras, hence never
-    more than n_y examples). Integer arithmetic throughout (units of 1/(N M)). Examples are shuffled
-    within each group ("randomize"), dealt to batches in order, and batch order and the order within
-    each batch are shuffled. Returns CPU LongTensors of indices into `assignments`.
-    """
-    if not _is_int(batch_size):
-        raise ValueError(f"batch_size={batch_size!r} is invalid: must be an integer >= 1")
-    y = assignments.detach().to("cpu", torch.long).reshape(-1)
-    n, m = y.numel(), y.numel() // batch_size
-    if m == 0:
-        return []
-    groups, sizes = torch.unique(y, return_counts=True)            # (G,)
-    base, rem = sizes * batch_size // n, sizes * batch_size % n     # r_y = rem / N
-    n_extra = int(rem.sum()) // n                                   # R
-    counts = base.repeat(m, 1)                                      # (M, G)
-    if n_extra:
-        ends = torch.cumsum(rem * m, 0)                             # stretch ends, units 1/(N M)
-        offset = int(torch.randint(n, (1,), generator=generator))   # u = offset / N
-        points = (torch.arange(m)[:, None] * n + offset + torch.arange(n_extra)[None] * n * m)  # (M, R)
-        owner = torch.searchsorted(ends, points, right=True)        # group whose stretch holds the point
-        counts += torch.zeros_like(counts).scatter_add_(1, owner, torch.ones_like(owner))
-    pieces = []                                                     # per group: M slices of a shuffled group
-    for col, (g, size) in enumerate(zip(groups.tolist(), sizes.tolist())):
-        members = torch.nonzero(y == g).squeeze(1)[torch.randperm(size, generator=generator)]
-        pieces.append(torch.split(members[: int(counts[:, col].sum())], counts[:, col].tolist()))
-    batches = [torch.cat([p[j] for p in pieces]) for j in range(m)]
-    batches = [b[torch.randperm(batch_size, generator=generator)] for b in batches]
-    return [batches[j] for j in torch.randperm(m, generator=generator).tolist()]
-
-
 def log_likelihood(x: torch.Tensor, out, likelihood: str) -> torch.Tensor:
     """log p(x | decoder output), summed over the last (pixel) axis: Bernoulli from unclipped logits,
     or Gaussian N(x; mean, exp(logvar)) of eq. 5 from `out = (mean, logvar)`."""
@@ -160,47 +105,6 @@ def log_likelihood(x: torch.Tensor, out, likelihood: str) -> torch.Tensor:
         return -bernoulli_nll_logits(x.expand_as(out), out).sum(-1)
     mean, logvar = out
     return log_normal(x, mean, logvar).sum(-1)
-
-
-class HardAssignmentModel(LatentVariableModel):
-    """What eVAE and mVAE share: a uniform selector y over E epitomes/components, q(y|x) = delta(y - y*)
-    with y* = argmin_y of the deterministic cost (§3.5), Algorithm 1's balanced minibatches."""
-
-    num_epitomes: int
-
-    @property
-    def log_prior_y(self) -> float:
-        """log p(y) = -log E: the uniform selector prior (never dropped, P8)."""
-        return -math.log(self.num_epitomes)
-
-    def epitome_costs(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, E) deterministic cost per epitome: -log p(x|y, z = posterior mean) + K-term KL."""
-        raise NotImplementedError
-
-    @torch.no_grad()
-    def assign_epitomes(self, x: torch.Tensor) -> torch.Tensor:
-        """Algorithm 1 line 3: y* = argmin_y C(x, y) for every row of x, in chunks, (N,) long."""
-        chunk = max(1, ASSIGN_ROWS // self.num_epitomes)
-        return torch.cat([self.epitome_costs(xc).argmin(-1) for xc in x.split(chunk)])
-
-    def minibatches(self, x: torch.Tensor, batch_size: int, generator: torch.Generator) -> Iterator[dict]:
-        """One epoch of Algorithm 1: assign y* to all of x once, then floor(N/B) balanced batches."""
-        y = self.assign_epitomes(x)
-        for idx in balanced_minibatch_indices(y, batch_size, generator):
-            idx = idx.to(x.device)
-            yield {"x": x[idx], "y": y[idx]}
-
-    @torch.no_grad()
-    def prepare_evaluation(self, x_train: torch.Tensor, chunk: int | None = None) -> None:
-        """Full-batch BN statistics (§1.6) from one z ~ q(z|y*,x) per example at its own y*."""
-        if next(batch_norm_layers(self), None) is None:
-            return
-        was_training = self.training
-        y = self.assign_epitomes(x_train)
-        self.eval()
-        with collecting_batch_norm(self):
-            self.training_loss(x_train, y)
-        self.train(was_training)
 
 
 class EpitomicVAE(HardAssignmentModel):

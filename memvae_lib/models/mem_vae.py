@@ -8,7 +8,8 @@ Each decoder hidden layer l with memory_slots[l-1] > 0 (layer 1 nearest x, the p
     h   = composition(h_g, h_m)                       ladder (identity at init) or ReLU(h_g + h_m)
 The recognition net has no memory ("asymmetric"). With the identity-initialised ladder a fresh
 MEM-VAE computes exactly the VAE with the same weights. Training adds the local reconstruction
-error (MEM eq. in Sec. 4, §2.3) via `lre_weights`, inherited from `VAE`.
+error (MEM eq. in Sec. 4, §2.3) via `lre_weights`, inherited from `VAE`. The subclass overrides
+only the decoder: the memory read-out, and `memory_override` (E9) that replaces it.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import torch
 from torch import nn
 
 from ..memory import ATTENTIONS, COMPOSITIONS, MemoryLayer
-from .vae import VAE, VAEConfig, _fail
+from ._checks import fail, is_int, lists_to_tuples
+from .vae import VAE, VAEConfig
 
 
 @dataclass(frozen=True)
@@ -30,16 +32,16 @@ class MemVAEConfig(VAEConfig):
     lre_weights: tuple[float, ...] = (0.1, 0.1)
 
     def __post_init__(self):
+        lists_to_tuples(self, "memory_slots")
         super().__post_init__()
         slots = self.memory_slots
-        if (not isinstance(slots, tuple) or len(slots) != len(self.hidden)
-                or any(not isinstance(n, int) or isinstance(n, bool) or n < 0 for n in slots)):
-            _fail("memory_slots", slots, f"must be a tuple of {len(self.hidden)} integers >= 0, "
-                  "one per hidden layer (layer 1 nearest x)")
+        if not isinstance(slots, tuple) or len(slots) != len(self.hidden) or not all(is_int(n, 0) for n in slots):
+            fail("memory_slots", slots, f"must be a tuple of {len(self.hidden)} integers >= 0, "
+                 "one per hidden layer (layer 1 nearest x)")
         if self.attention not in ATTENTIONS:
-            _fail("attention", self.attention, f"allowed: {ATTENTIONS}")
+            fail("attention", self.attention, f"allowed: {ATTENTIONS}")
         if self.composition not in COMPOSITIONS:
-            _fail("composition", self.composition, f"allowed: {tuple(COMPOSITIONS)}")
+            fail("composition", self.composition, f"allowed: {tuple(COMPOSITIONS)}")
 
     def describe(self) -> str:
         return (f"{super().describe()}, memory {self.memory_slots} slots, "
@@ -66,16 +68,37 @@ class MemVAE(VAE):
         """Indices of the decoder layers with memory (1 = nearest x), ascending."""
         return sorted(int(key) for key in self.memories)
 
+    # ---- the decoder with memory ----------------------------------------------------------------
+    def _decode(self, h: torch.Tensor, top_layer: int | None = None, output: bool = True,
+                memory_override: dict | None = None):
+        """`VAE._decode` with each memory layer composed, h = f(h_g, h_m), and h_m replaced where
+        memory_override says so. Returns (output-head tensors or None, hidden output per layer,
+        attention per layer (None where no memory was read)), layer 1 first."""
+        memory_override = dict(memory_override or {})
+        n_layers = len(self.config.hidden)
+        unknown = set(memory_override) - set(range(1, n_layers + 1))
+        if unknown:
+            raise ValueError(f"memory_override layers {sorted(unknown)} not in 1..{n_layers}")
+        hiddens, attentions = [], []
+        for layer in range(n_layers if top_layer is None else top_layer, 0, -1):
+            h, attention = self._compose(layer, self._decoder_block(layer)(h), memory_override.get(layer))
+            hiddens.insert(0, h)
+            attentions.insert(0, attention)
+        return (self._output(h) if output else None), hiddens, attentions
+
     def _compose(self, layer: int, h_g: torch.Tensor, override=None):
+        """Decoder layer `layer` (1 = nearest x) after its dense block: (output, attention or None)."""
         key = str(layer)
         if key not in self.memories:
-            return super()._compose(layer, h_g, override)
+            if override is not None:
+                raise ValueError(f"memory_override names layer {layer}, which has no memory")
+            return h_g, None
         if override is None:
-            h_m, attention = self.memories[key](h_g)
+            h_m, attention = self.memories[key](h_g)  # a = sigmoid(h_g C + b) (or softmax), h_m = a M
         else:
             # E9: a disabled memory still passes through the learned composition
             h_m, attention = self._replacement(override, h_g), None
-        return self.compositions[key](h_g, h_m), attention
+        return self.compositions[key](h_g, h_m), attention  # h = f(h_g, h_m)
 
     @staticmethod
     def _replacement(override, h_g: torch.Tensor) -> torch.Tensor:
@@ -87,6 +110,12 @@ class MemVAE(VAE):
             return torch.zeros_like(h_g)
         raise ValueError(f"memory_override value {override!r} is not one of {MEMORY_OVERRIDES} or a tensor")
 
+    def decode_mean(self, z: torch.Tensor, memory_override: dict | None = None) -> torch.Tensor:
+        """Bernoulli probabilities (unclipped sigmoid) or Gaussian means, (N, D_x).
+        memory_override: {layer: "ones" | "zeros" | tensor} replaces that layer's h_m (E9, Fig. 6)."""
+        return self._mean(self._decode(z, memory_override=memory_override)[0])
+
+    # ---- E5, E10 ----------------------------------------------------------------------------------
     @torch.no_grad()
     def attention(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Attention of each memory layer (layer 1 first), (B, n_slots) each, for one z ~ q(z|x)

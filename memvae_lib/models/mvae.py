@@ -23,7 +23,9 @@ from torch import nn
 
 from ..nets import ACTIVATIONS, count_parameters
 from ..objectives import kl_standard_normal, log_normal, log_standard_normal
-from .evae import EVAEConfig, HardAssignmentModel, _fail, _is_int, log_likelihood
+from ._checks import fail, is_int, lists_to_tuples
+from .base import HardAssignmentModel
+from .evae import EVAEConfig, log_likelihood
 
 
 @dataclass(frozen=True)
@@ -33,14 +35,13 @@ class MVAEConfig(EVAEConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if isinstance(self.component_hidden, list):
-            object.__setattr__(self, "component_hidden", tuple(self.component_hidden))
+        lists_to_tuples(self, "component_hidden")
         if self.component_hidden is not None and (
                 not isinstance(self.component_hidden, tuple) or not self.component_hidden
-                or not all(_is_int(h) for h in self.component_hidden)):
-            _fail("component_hidden", self.component_hidden, "must be None or a non-empty tuple of integers >= 1")
+                or not all(is_int(h) for h in self.component_hidden)):
+            fail("component_hidden", self.component_hidden, "must be None or a non-empty tuple of integers >= 1")
         if self.batch_norm:
-            _fail("batch_norm", self.batch_norm, "the mVAE components are plain MLPs; only False is supported")
+            fail("batch_norm", self.batch_norm, "the mVAE components are plain MLPs; only False is supported")
 
     def resolved_component_hidden(self) -> tuple[int, ...]:
         """component_hidden, or (H',) * len(hidden) with H' = matched_component_width(self)."""

@@ -3,9 +3,8 @@
 A LEGACY metric (Theis et al. 2016): label every number it gives with `LEGACY_LABEL`, print the
 baselines beside it, never compare it with an IW log-likelihood.
 
-    parzen_report(run, "mnist", profile)    -> {"mean", "sem", "sigma", "sweep", ...}   (cached per run)
-    parzen_baselines("mnist", profile)      -> {"real": {...}, "kmeans": {...}}         (cached on disk)
-    active_units_report(run, "mnist")       -> {"count", "variances", ...}              (cached per run)
+    parzen_report(run, "mnist", budget)    -> {"mean", "sem", "sigma", "sweep", ...}   (cached per run)
+    parzen_baselines("mnist", budget)      -> {"real": {...}, "kmeans": {...}}         (cached on disk)
 
 Protocol (goodfeli/adversarial `parzen_ll.py`, the reference of Yeung et al. 2017, Table 3):
 1. N model samples s_i = decoder means f1(m_y * z), y ~ U, z ~ N(0, I), from one fixed seed;
@@ -19,10 +18,11 @@ Protocol (goodfeli/adversarial `parzen_ll.py`, the reference of Yeung et al. 201
 """
 from __future__ import annotations
 
-import math
 import time
 
 import torch
+
+from .configs import budget
 
 LEGACY_LABEL = "legacy metric (Theis et al. 2016)"
 SAMPLE_SEED = 2017            # the model samples (Parzen centres)
@@ -30,15 +30,13 @@ BASELINE_SEED = 0             # which real images are centres; k-means initialis
 MNIST_VALID = (50_000, 60_000)  # parzen_ll.py: train images 50,000-59,999 as validation
 MNIST_CENTRE_POOL = 50_000    # real-image centres and k-means come from the first 50,000 train images
 KMEANS_FIT_FACTOR = 5         # paper: 10,000 centroids of 50,000 images; k-means fits on up to 5 N
-ACTIVE_UNITS_N = 500          # §1.5: the first 500 training images (evaluation.activity_set)
 
 
 def parzen_data(dataset: str, profile) -> dict:
     """Validation and test images of the protocol (real-valued), with a description for the JSON."""
-    from .data import load_dataset
-    from .experiments import get_profile
+    from ...data import load_dataset
 
-    p = get_profile(profile)
+    p = budget(profile)
     ds = load_dataset(dataset)
     if dataset == "mnist":
         lo, hi = MNIST_VALID
@@ -65,7 +63,7 @@ def _summary(result, seconds: float, **extra) -> dict:
 
 def model_samples(run, n: int, seed: int = SAMPLE_SEED) -> torch.Tensor:
     """n decoder means of prior samples (§3.5: "Parzen samples = decoder means"), float32 CPU (n, d)."""
-    from .evaluation import generations
+    from ...evaluation import generations
 
     return generations(run.model, n, seed)
 
@@ -75,11 +73,10 @@ def parzen_report(run, dataset: str, profile, *, seed: int = SAMPLE_SEED, device
 
     The key names the sample count, the validation and test sizes and the sampler seed.
     `device` (default: the model's) only changes speed."""
-    from .estimators import parzen_evaluate
-    from .evaluation import cached_metric
-    from .experiments import get_profile
+    from ...estimators import parzen_evaluate
+    from ...evaluation import cached_metric
 
-    p = get_profile(profile)
+    p = budget(profile)
     data = parzen_data(dataset, p)
     n, nv, nt = p.parzen_samples, data["valid"].shape[0], data["test"].shape[0]
     key = f"parzen-{dataset}-n{n}-valid{nv}-test{nt}-seed{seed}"
@@ -102,13 +99,12 @@ def parzen_baselines(dataset: str, profile, *, seed: int = BASELINE_SEED, device
     (`estimators.kmeans_centres`) fitted on the first min(5 N, 50,000) training images, capped at a
     fifth of the images fitted (the paper profile's ratio: 10,000 of 50,000). Cached under
     $MEMVAE_RUNS_DIR/baselines/metrics/."""
-    from .data import load_dataset
-    from .estimators import kmeans_centres, parzen_evaluate
-    from .evaluation import cached_metric
-    from .experiments import get_profile
-    from .runs import runs_dir
+    from ...data import load_dataset
+    from ...estimators import kmeans_centres, parzen_evaluate
+    from ...evaluation import cached_metric
+    from ...runs import runs_dir
 
-    p = get_profile(profile)
+    p = budget(profile)
     data = parzen_data(dataset, p)
     pool = load_dataset(dataset).train_x
     if dataset == "mnist":
@@ -135,65 +131,12 @@ def parzen_baselines(dataset: str, profile, *, seed: int = BASELINE_SEED, device
     return cached_metric(runs_dir() / "baselines" / dataset, key, compute)
 
 
-def active_units_report(run, dataset: str, threshold: float = 0.02, n: int = ACTIVE_UNITS_N) -> dict:
-    """Active units (§1.5; eVAE threshold 0.02) on the first n training images, binarised once
-    (seed 123) for MNIST, cached in the run folder: count, per-unit variances, threshold, data."""
-    from .data import load_dataset
-    from .estimators import active_units
-    from .evaluation import ACTIVITY_BINARISATION_SEED, activity_set, cached_metric
-
-    key = f"active-units-{dataset}-n{n}-t{threshold:g}-seed{ACTIVITY_BINARISATION_SEED}"
-
-    def compute():
-        au = active_units(run.model, activity_set(dataset, n), threshold)
-        grey = load_dataset(dataset).kind == "grey"
-        return {"count": au.count, "latent": au.variances.numel(), "threshold": au.threshold,
-                "n_examples": au.n_examples, "variances": [float(v) for v in au.variances],
-                "data": f"first {au.n_examples} training images"
-                        + (f" binarised once, seed {ACTIVITY_BINARISATION_SEED}" if grey else "")}
-
-    return cached_metric(run.path, key, compute)
-
-
 def parzen_rank(values: dict) -> dict:
     """{model: rank} with 1 = highest Parzen value (ties share the lower rank): faces compare orderings."""
     ordered = sorted(values.values(), reverse=True)
     return {m: 1 + ordered.index(v) for m, v in values.items()}
 
 
-def sem_text(mean: float, sem: float, digits: int = 0) -> str:
-    """'337 ± 2' in the paper's style."""
-    return f"{mean:.{digits}f} ± {sem:.{max(digits, 0)}f}" if math.isfinite(sem) else f"{mean:.{digits}f}"
-
-
-def grid_report(kind: str, profile, *, layers: int, hidden: int, latent: int, epitome: int | None = None,
-                dataset: str = "mnist", device="auto", iw_k: int | None = None, threshold: float = 0.02) -> dict:
-    """One cell of eVAE Tables 1/4 or Fig. 7 (`experiments.grid_cell`): the trained run, its Parzen
-    report, its active units and, when `iw_k` is given, its IW log-likelihood on the test subset.
-    Everything is cached, so a rerun only loads the model."""
-    from .evaluation import test_log_likelihood, test_set
-    from .experiments import get_profile, grid_cell
-    from .runs import get_or_train
-
-    p = get_profile(profile)
-    name, spec = grid_cell(kind, p, layers=layers, hidden=hidden, latent=latent,
-                           epitome=None if kind == "VAE" else epitome, dataset=dataset)
-    run = get_or_train(spec, device=device)
-    out = {"name": name, "kind": kind, "L": layers, "H": hidden, "D": latent,
-           "K": None if kind == "VAE" else epitome, "run": run,
-           "parzen": parzen_report(run, dataset, p), "active": active_units_report(run, dataset, threshold)}
-    if iw_k is not None:
-        out["iwll"] = test_log_likelihood(run, test_set(dataset, p.test_subset), iw_k)
-    return out
-
-
 def validation_parzen(report: dict) -> float:
     """The mean validation log-density at the chosen sigma: what model selection should use (P4)."""
     return max(v for _, v in report["sweep"])
-
-
-def select_best(reports: list[dict]) -> dict:
-    """The grid cell with the highest validation Parzen (never the test value, P4)."""
-    if not reports:
-        raise ValueError("select_best needs at least one grid report")
-    return max(reports, key=lambda r: validation_parzen(r["parzen"]))

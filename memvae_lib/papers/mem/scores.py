@@ -1,0 +1,67 @@
+"""MEM paper (Li, Zhu, Zhang 2016), Table 1, Sec. 5.2, Sec. 5.3 and Appendix D: test log-likelihoods of
+seed-replicated runs, and one model minus another paired seed by seed and image by image.
+
+Every model a claim compares is trained `budget.seeds` times (Notebook.seed_runs). Seed i of one
+model is compared with seed i of the other on the same test images, so each seed's difference carries
+the paired standard error of the per-image differences (evaluation.paired_difference), and the spread
+of the differences over seeds is the training noise the claims are judged against (memvae_lib.claims).
+
+    ll = seed_log_likelihoods(runs["VAE"], test, k=100)               # [{"mean", "sem", ...}] per seed
+    gain = seed_differences(runs["MEM-VAE"], runs["VAE"], test, 100)  # [{"mean", "sem", ...}] per seed
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+from ...evaluation import TestSet, paired_difference, test_log_likelihood
+from . import values
+
+TABLE1_PAIRS = ((1, "VAE", "MEM-VAE"), (5, "IWAE-5", "MEM-IWAE-5"), (50, "IWAE-50", "MEM-IWAE-50"))  # (k, base, MEM)
+TABLE1_MODELS = tuple(m for _, base, mem in TABLE1_PAIRS for m in (base, mem))
+K_STEPS = (("IWAE-5", "VAE"), ("IWAE-50", "IWAE-5"), ("MEM-IWAE-5", "MEM-VAE"), ("MEM-IWAE-50", "MEM-IWAE-5"))
+SEC52_ABLATIONS = {  # experiment (after mem/mnist/) -> its name in the paper's text
+    "Large-VAE-k1": "Large-VAE (k=1)", "Large-VAE-k5": "Large-VAE (k=5)", "Large-VAE-k50": "Large-VAE (k=50)",
+    "MEM-VAE-no-LRE": "MEM-VAE without LRE", "VAE-LRE": "VAE + LRE",
+}
+
+
+def k_eval(budget, dataset: str) -> int:
+    """Importance samples of the final evaluation: OCR-letters has its own (paper 100,000 vs 5000)."""
+    return budget.k_eval_ocr if dataset == "ocr_letters" else budget.k_eval
+
+
+def seed_log_likelihoods(runs: Sequence, test: TestSet, k: int) -> list[dict]:
+    """L_k of each seed's run on `test` (cached per run): one {"mean", "sem", ...} per seed."""
+    return [test_log_likelihood(run, test, k) for run in runs]
+
+
+def seed_differences(runs_a: Sequence, runs_b: Sequence, test: TestSet, k: int) -> list[dict]:
+    """L_k(a_i) - L_k(b_i) for each seed i on the same test images, with the paired standard error."""
+    if len(runs_a) != len(runs_b) or not runs_a:
+        raise ValueError(f"pair the seeds: got {len(runs_a)} runs of one model and {len(runs_b)} of the other")
+    return [paired_difference(a, b, test, k) for a, b in zip(runs_a, runs_b)]
+
+
+def mean(per_seed: Sequence[Mapping]) -> float:
+    """The mean over seeds of per-seed {"mean": ...} results (what the tables print)."""
+    if not per_seed:
+        raise ValueError("no seeds to average")
+    return math.fsum(float(s["mean"]) for s in per_seed) / len(per_seed)
+
+
+def budget_line(budget) -> str:
+    """One line stating what this profile trains and evaluates, against the paper's budget."""
+    return (f"profile {budget.name}: {budget.seeds} training seeds per compared model; epochs {budget.epochs} "
+            f"(k=1, 5) and {budget.epochs_k50} (k=50) (paper 3000); MNIST training images "
+            f"{budget.train_subset or 'all 60000'}, OCR {budget.ocr_train_subset or 'all'}; test images "
+            f"{budget.test_subset or 'all'}; L_k with k = {budget.k_eval} (MNIST, paper 5000), "
+            f"{budget.k_eval_ocr} (OCR, paper 100000)")
+
+
+def literature_rows() -> list[dict]:
+    """The other rows of Table 1 (DBN, NADE, ...): literature numbers, printed as references only."""
+    return [dict(quantity="test_log_likelihood", model=name, ours=None, dataset=ds, paper=pair[i],
+                 note="literature row of Table 1, not reproduced")
+            for i, ds in enumerate(("mnist", "ocr_letters"))
+            for name, pair in values.MEM_TABLE1_LITERATURE.items() if pair[i] is not None]
