@@ -61,17 +61,20 @@ class Notebook:
         return save_figure(fig, f"{self.name}{suffix}")
 
     def write_results(self, rows, claims: Sequence[Claim] = (), *, protocol: Mapping | None = None,
-                      runs: Mapping[str, Run] | None = None, show_verdicts: bool = True) -> Path:
-        """Write the results JSON and print the claims' verdicts. `runs` adds runs this notebook got
-        without `run`/`seed_runs` (a helper that trains its own) to the provenance."""
+                      runs: Mapping[str, Run] | None = None, show_verdicts: bool = True) -> None:
+        """Write the results JSON, say where, and print the claims' verdicts. `runs` adds runs this
+        notebook got without `run`/`seed_runs` (a helper that trains its own) to the provenance.
+
+        Returns None, so a notebook cell that ends with this call shows no Out[] line (IPython's
+        trailing `;` is not honoured by every kernel client)."""
         for key, run in (runs or {}).items():
             self.provenance[key] = run.path.name
         full = {"profile": self.profile, "seeds": self.budget.seeds, **dict(protocol or {}),
                 "runs": dict(sorted(self.provenance.items()))}
         path = write_results(self.name, self.profile, rows, device=str(self.device), protocol=full, claims=claims)
+        print(f"results: {path}")
         if show_verdicts and claims:
             print(format_verdicts(claims))
-        return path
 
 
 def open_notebook(name: str, namespace: Mapping, budget: Callable[[str], Budget], **rules) -> Notebook:

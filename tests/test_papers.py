@@ -76,9 +76,11 @@ def test_notebook_results_carry_the_claims_and_the_runs_that_made_them(tmp_path,
     claim = claims.holds(True, id="mem/t1/x", paper="mem", section="Sec. 5.1", statement="x holds", ours=1.0,
                          reason="1 >= 1")
     run = types.SimpleNamespace(path=tmp_path / "mnist-VAE-0123456789abcdef")
-    path = nb.write_results([], [claim], protocol={"k_eval": 10}, runs={"mem/mnist/VAE": run})
-    data = read_results(path)
+    assert nb.write_results([], [claim], protocol={"k_eval": 10}, runs={"mem/mnist/VAE": run}) is None
+    data = read_results(tmp_path / "mem" / "table1_log_likelihood.json")
     assert data["protocol"] == {"profile": "smoke", "seeds": 2, "k_eval": 10,
                                 "runs": {"mem/mnist/VAE": "mnist-VAE-0123456789abcdef"}}
     assert [c["verdict"] for c in data["claims"]] == ["shows"]
-    assert "[shows] Sec. 5.1: x holds" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"results: {tmp_path / 'mem' / 'table1_log_likelihood.json'}" in out
+    assert "[shows] Sec. 5.1: x holds" in out
