@@ -214,6 +214,56 @@ def near(est: Estimate, *, id: str, paper: str, section: str, statement: str, ta
                   ours=est.mean, uncertainty=est.uncertainty, threshold=t)
 
 
+def above(est: Estimate, bound: float, *, id: str, paper: str, section: str, statement: str, z: float = 2.0,
+          unit: str = "", paper_value: float | str | None = None) -> Claim:
+    """'The statistic is above `bound`' (a bound of ours, not the paper's effect): shows beyond z
+    uncertainties above it, does not show beyond them below it; within them the budget cannot tell."""
+    _check_z(z)
+    t = z * est.uncertainty
+    gap = est.mean - bound
+    verdict, rel = (("shows", ">") if gap > t else ("does not show", "<") if gap < -t
+                    else ("not measurable at this budget", "is within"))
+    reason = (f"{est.mean:.3f} {rel} {bound:g} {'+' if gap > 0 else '-'} {t:.3f}" if rel != "is within"
+              else f"{est.mean:.3f} is within {t:.3f} of the bound {bound:g}: the noise straddles it")
+    return Claim(id=id, paper=paper, section=section, statement=statement, verdict=verdict, ours=est.mean,
+                 uncertainty=est.uncertainty, threshold=bound, paper_value=paper_value, unit=unit, reason=reason,
+                 n_seeds=est.n_seeds)
+
+
+def no_effect(est: Estimate, margin: float, *, id: str, paper: str, section: str, statement: str,
+              paper_value: float, z: float = 2.0, unit: str = "", margin_note: str = "") -> Claim:
+    """'Adding X changes nothing' (`est` is with X minus without): shows when the difference is within
+    the noise AND the noise is below `margin`, else no effect and an effect of `margin` look alike
+    (not measurable); a gain beyond the noise does not show; a loss beyond it partly shows (X still
+    does not help, but it does something where the paper reports `paper_value`). `margin_note` says
+    in the reason where the margin comes from."""
+    _check_z(z)
+    t = z * est.uncertainty
+    kw = dict(id=id, paper=paper, section=section, statement=statement, ours=est.mean, uncertainty=est.uncertainty,
+              threshold=t, paper_value=paper_value, unit=unit, n_seeds=est.n_seeds)
+    m = est.mean
+    if m > t:
+        return Claim(verdict="does not show", reason=f"a gain {m:+.2f} > {t:.2f}, beyond the noise", **kw)
+    if m < -t:
+        return Claim(verdict="partly", reason=f"a loss {m:+.2f} < -{t:.2f}: no gain, but an effect where the "
+                     f"paper has {paper_value:+.2f}", **kw)
+    if t > margin:
+        return Claim(verdict="not measurable at this budget", reason=f"{m:+.2f} is within {t:.2f} of 0, but so "
+                     f"would be an effect of {margin:.2f}" + (f" ({margin_note})" if margin_note else ""), **kw)
+    return Claim(verdict="shows", reason=f"{m:+.2f} is within {t:.2f} of 0, below the {margin:.2f} margin", **kw)
+
+
+def not_below(est: Estimate, *, id: str, paper: str, section: str, statement: str, z: float = 2.0,
+              unit: str = "", paper_value: float | str | None = None) -> Claim:
+    """'Comparable or better' (`est` is ours minus the rival): shows unless below 0 beyond z uncertainties."""
+    _check_z(z)
+    t = z * est.uncertainty
+    return holds(bool(est.mean >= -t), id=id, paper=paper, section=section, statement=statement, ours=est.mean,
+                 threshold=t, n_seeds=est.n_seeds, unit=unit, paper_value=paper_value, reason=(
+                     f"{est.mean:+.2f} >= -{t:.2f}: not below beyond the noise" if est.mean >= -t else
+                     f"{est.mean:+.2f} < -{t:.2f}: below beyond the noise"))
+
+
 def holds(value: bool, *, id: str, paper: str, section: str, statement: str, ours: float | None, reason: str,
           threshold: float | None = None, unit: str = "", paper_value: float | str | None = None,
           n_seeds: int = 1) -> Claim:

@@ -24,7 +24,7 @@ from .experiments import run_spec, seed_replicates
 from .parameters import check_parameters
 from .plots import save_figure
 from .profiles import Budget
-from .files import resolve_device
+from .files import project_root, resolve_device
 from .results import write_results
 from .runs import Run
 
@@ -72,9 +72,17 @@ class Notebook:
         full = {"profile": self.profile, "seeds": self.budget.seeds, **dict(protocol or {}),
                 "runs": dict(sorted(self.provenance.items()))}
         path = write_results(self.name, self.profile, rows, device=str(self.device), protocol=full, claims=claims)
-        print(f"results: {path}")
+        print(f"results: {_shown(path)}")
         if show_verdicts and claims:
             print(format_verdicts(claims))
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the repository when inside it: executed notebooks are read by others."""
+    try:
+        return path.resolve().relative_to(project_root()).as_posix()
+    except (ValueError, FileNotFoundError):
+        return str(path)
 
 
 def open_notebook(name: str, namespace: Mapping, budget: Callable[[str], Budget], **rules) -> Notebook:

@@ -21,6 +21,14 @@ def _default(spec):
     raise TypeError(f"a slider is a (min, max, step, default) tuple or a list of options, got {spec!r}")
 
 
+def _choices(spec) -> int:
+    """How many values a control can take (a one-value control is held fixed: nothing to move)."""
+    if isinstance(spec, list):
+        return len(spec)
+    lo, hi, step, _ = spec
+    return int(round((hi - lo) / step)) + 1 if step > 0 and hi > lo else 1
+
+
 def _control(name, spec, widgets):
     if isinstance(spec, list):
         return widgets.Dropdown(options=spec, value=spec[0], description=name)
@@ -47,8 +55,10 @@ def slider_figure(draw, *, interactive: bool, **sliders):
     """Show `draw(**values)` with one slider per keyword; return the figure at the defaults.
 
     Each slider is `(min, max, step, default)` (IntSlider when all four are ints) or a list of
-    options (the first is the default). An exception raised by `draw` propagates: a broken
-    callback fails the notebook instead of leaving an empty plot.
+    options (the first is the default). A control with a single value (a smoke profile's one grid
+    column) gets no widget: it stays at that value, and with nothing left to move the figure is static.
+    An exception raised by `draw` propagates: a broken callback fails the notebook instead of leaving
+    an empty plot.
     """
     import matplotlib.pyplot as plt
 
@@ -57,9 +67,12 @@ def slider_figure(draw, *, interactive: bool, **sliders):
     # Detach it from pyplot at once: an open figure would be flushed into the cell's output by the
     # inline backend (and by interactive_output) besides the one we display, a stale second copy.
     plt.close(fig)
+    movable = {name: spec for name, spec in sliders.items() if _choices(spec) > 1}
     reason = None
     if not interactive:
         reason = "interactive=False (headless run)"
+    elif not movable:
+        reason = f"{', '.join(sliders)} has a single value at this profile"
     else:
         try:
             import ipywidgets as widgets
@@ -72,10 +85,11 @@ def slider_figure(draw, *, interactive: bool, **sliders):
 
     from IPython.display import display
 
-    controls = {name: _control(name, spec, widgets) for name, spec in sliders.items()}
+    controls = {name: _control(name, spec, widgets) for name, spec in movable.items()}
+    fixed = {name: defaults[name] for name in sliders if name not in movable}
     # interactive_output captures what the callback displays in its own Output widget and calls it once
     # at the defaults; the already drawn default figure is reused for that first call.
     out = widgets.interactive_output(
-        lambda **values: _show(fig if values == defaults else draw(**values)), controls)
+        lambda **values: _show(fig if {**fixed, **values} == defaults else draw(**fixed, **values)), controls)
     display(widgets.VBox([widgets.HBox(list(controls.values())), out]))
     return fig

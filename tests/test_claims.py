@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from memvae_lib.claims import (VERDICTS, Claim, Estimate, combine, count_verdicts, difference, estimate, exceeds,
-                               format_verdicts, holds, near, not_measurable, ordering)
+from memvae_lib.claims import (VERDICTS, Claim, Estimate, above, combine, count_verdicts, difference, estimate,
+                               exceeds, format_verdicts, holds, near, no_effect, not_below, not_measurable, ordering)
 
 WHO = dict(paper="mem", section="Sec. 5.1, Table 1")
 
@@ -117,6 +117,37 @@ def test_near_widens_to_the_noise_when_it_exceeds_the_tolerance():
     assert claim.threshold == 4.0 and claim.verdict == "shows" and claim.reason == "|33.00 - 30.00| = 3.00 <= 4.00"
     with pytest.raises(ValueError, match="tolerance is -1"):
         near(_est(33.0, 2.0), id="evae/x", statement="s", target=30, tolerance=-1, **WHO)
+
+
+@pytest.mark.parametrize("mean, verdict", [
+    (10.21, "shows"), (10.2, "not measurable at this budget"), (9.8, "not measurable at this budget"),
+    (9.79, "does not show")])
+def test_above_judges_against_the_bound_plus_or_minus_z_uncertainties(mean, verdict):
+    claim = above(_est(mean, 0.1), 10.0, id="mem/fig6/details-lost", statement="s", unit="%", **WHO)
+    assert claim.verdict == verdict and claim.threshold == 10.0 and claim.uncertainty == 0.1
+    assert above(_est(10.25, 0.1), 10.0, id="x", statement="s", z=3.0, **WHO).verdict == "not measurable at this budget"
+
+
+@pytest.mark.parametrize("mean, uncertainty, verdict", [
+    (0.05, 0.1, "shows"),                            # within 0.2 of 0, and 0.2 < the 0.5 margin
+    (0.05, 0.3, "not measurable at this budget"),   # within 0.6 of 0, but so would be an effect of 0.5
+    (0.25, 0.1, "does not show"),                    # a gain beyond the noise
+    (-0.25, 0.1, "partly")])                         # a loss: no gain, but an effect
+def test_no_effect_needs_a_noise_below_the_margin(mean, uncertainty, verdict):
+    claim = no_effect(_est(mean, uncertainty), 0.5, id="mem/sec52/x", statement="s", paper_value=-0.01,
+                      unit="nats", margin_note="half the gain", **WHO)
+    assert claim.verdict == verdict and claim.threshold == pytest.approx(2 * uncertainty)
+    if verdict == "not measurable at this budget":
+        assert claim.reason.endswith("an effect of 0.50 (half the gain)")
+
+
+def test_not_below_tolerates_a_deficit_within_the_noise_only():
+    kw = dict(id="evae/t4/x", statement="s", unit="nats", **WHO)
+    assert not_below(_est(-0.19, 0.1), **kw).verdict == "shows"
+    below = not_below(_est(-0.21, 0.1), **kw)
+    assert below.verdict == "does not show" and below.reason == "-0.21 < -0.20: below beyond the noise"
+    with pytest.raises(ValueError, match="z is -1"):
+        not_below(_est(0.0, 0.1), z=-1, **kw)
 
 
 def test_holds_and_not_measurable():

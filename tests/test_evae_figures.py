@@ -47,7 +47,7 @@ def test_parzen_figures():
                  "kmeans": {"mean": 250.0, "sem": 1.0, "sweep": [[0.1, 3.0], [0.2, 2.0]]}}
     for fig in (parzen_figures.parzen_vs_k(results, baselines),
                 parzen_figures.bandwidth_sweeps({"mnist": list(results.values())}, {"mnist": baselines}),
-                parzen_figures.d_sweep(grid.best_over_k(results), 1, 500),
+                parzen_figures.d_sweep(grid.best_over_k(results), "mnist", 1, 500),
                 parzen_figures.against_literature(grid.best_of_family(results), baselines)):
         assert fig.axes
         plt.close(fig)

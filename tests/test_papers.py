@@ -82,5 +82,5 @@ def test_notebook_results_carry_the_claims_and_the_runs_that_made_them(tmp_path,
                                 "runs": {"mem/mnist/VAE": "mnist-VAE-0123456789abcdef"}}
     assert [c["verdict"] for c in data["claims"]] == ["shows"]
     out = capsys.readouterr().out
-    assert f"results: {tmp_path / 'mem' / 'table1_log_likelihood.json'}" in out
+    assert f"results: {tmp_path / 'mem' / 'table1_log_likelihood.json'}" in out  # outside the repository: as is
     assert "[shows] Sec. 5.1: x holds" in out

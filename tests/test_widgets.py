@@ -103,3 +103,31 @@ def test_save_figure_writes_png_and_pdf_deterministically(tmp_path, monkeypatch)
     save_figure(_draw(), tmp_path / "figs" / "mem" / "demo")  # an absolute stem is used as is
     assert [p.read_bytes() for p in paths] == first
     plt.close("all")
+
+
+def test_a_one_value_control_is_held_fixed(monkeypatch, capsys):
+    pytest.importorskip("ipywidgets")
+    import ipywidgets
+
+    wired = []
+    real = ipywidgets.interactive_output
+    monkeypatch.setattr(ipywidgets, "interactive_output",
+                        lambda f, controls: wired.append((f, sorted(controls))) or real(f, controls))
+    calls = []
+
+    def draw(scale, kind):
+        calls.append((scale, kind))
+        return _draw(scale, kind)
+
+    # a one-column grid (min == max) gets no slider; the dropdown stays and redraws with the held value
+    slider_figure(draw, interactive=True, scale=(0, 0, 1, 0), kind=["a", "b"])
+    (f, names), = wired
+    assert names == ["kind"]
+    f(kind="b")
+    assert calls[-1] == (0, "b")
+    plt.close("all")
+    # nothing left to move: a static figure and a note that says why, not a dead slider
+    fig = slider_figure(draw, interactive=True, scale=(3, 3, 1, 3), kind=["only"])
+    assert len(wired) == 1
+    assert "single value at this profile" in capsys.readouterr().out
+    assert fig.axes[0].get_title() == "only"

@@ -16,8 +16,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ...claims import (Claim, Estimate, combine, difference, estimate, exceeds, holds, near, not_measurable,
-                       ordering)
+from ...claims import (Claim, Estimate, combine, difference, estimate, exceeds, holds, near, not_below,
+                       not_measurable, ordering)
 from . import values
 
 PAPER = "evae"
@@ -87,14 +87,6 @@ def _collapsed(cell: Cell) -> bool:
 def _collapse_note(kind: str, cell: Cell, where: str) -> str:
     return (f"{kind} {where} collapsed onto one epitome ({cell.largest_share:.0%} of the images) while "
             "generation draws the epitome uniformly: its Parzen value is of a degenerate model")
-
-
-def _not_below(est: Estimate, z: float = 2.0, **kw) -> Claim:
-    """'Comparable or better': shows unless the statistic is below 0 beyond z x its uncertainty."""
-    t = z * est.uncertainty
-    return holds(bool(est.mean >= -t), ours=est.mean, threshold=t, n_seeds=est.n_seeds, reason=(
-        f"{est.mean:+.2f} >= -{t:.2f}: not below beyond the noise" if est.mean >= -t else
-        f"{est.mean:+.2f} < -{t:.2f}: below beyond the noise"), **kw)
 
 
 # ---- Fig. 1 -------------------------------------------------------------------------------------
@@ -334,8 +326,8 @@ def fig7_evae_not_below_mvae(evae: Mapping[tuple[int, int], Cell], mvae: Mapping
         pid = {**kw, "id": f"{kw['id']}/d{d}-k{k}"}
         gone = [(kind, c) for kind, c in (("eVAE", evae[d, k]), ("mVAE", mvae[d, k])) if _collapsed(c)]
         parts.append(not_measurable(**pid, reason=_collapse_note(*gone[0], f"D{d} K{k}")) if gone else
-                     _not_below(difference(_parzen(evae[d, k], "mnist", spread.get("eVAE", 0)),
-                                           _parzen(mvae[d, k], "mnist", spread.get("mVAE", 0))), **pid, unit="nats"))
+                     not_below(difference(_parzen(evae[d, k], "mnist", spread.get("eVAE", 0)),
+                                          _parzen(mvae[d, k], "mnist", spread.get("mVAE", 0))), **pid, unit="nats"))
         labels.append(f"D={d},K={k}" + (f" ({gone[0][0]} collapsed)" if gone else ""))
     return combine(parts, labels=labels, unit="nats", **kw)
 
@@ -414,8 +406,8 @@ def table_evae_not_below_mvae(dataset: str, best: Mapping[tuple, Cell], spread: 
         a, b = best["eVAE", layers, hidden, latent], best["mVAE", layers, hidden, latent]
         gone = [(k, c) for k, c in (("eVAE", a), ("mVAE", b)) if _collapsed(c)]
         parts.append(not_measurable(**{**kw, "id": pid}, reason=_collapse_note(*gone[0], where)) if gone else
-                     _not_below(difference(_parzen(a, dataset, spread.get("eVAE", 0)), _parzen(b, dataset, spread.get("mVAE", 0))),
-                                **{**kw, "id": pid}, unit="nats"))
+                     not_below(difference(_parzen(a, dataset, spread.get("eVAE", 0)), _parzen(b, dataset, spread.get("mVAE", 0))),
+                               **{**kw, "id": pid}, unit="nats"))
         labels.append(where + (f" ({gone[0][0]} collapsed {gone[0][1].largest_share:.0%})" if gone else ""))
     return combine(parts, labels=labels, unit="nats", **kw)
 

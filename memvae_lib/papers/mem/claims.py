@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Mapping, Sequence
 
-from ...claims import Claim, Estimate, combine, estimate, exceeds, not_measurable
+from ...claims import Claim, Estimate, above, combine, estimate, exceeds, no_effect, not_measurable
 from . import values
 
 PAPER = "mem"
@@ -88,40 +88,6 @@ def _estimate(per_seed: Sequence[Mapping], floor: float, scale: float = 1.0) -> 
 
 def _note(claim: Claim, text: str) -> Claim:
     return dataclasses.replace(claim, reason=f"{claim.reason}; {text}")
-
-
-def _above(est: Estimate, bound: float, *, id: str, section: str, statement: str, unit: str = "",
-           paper_value=None) -> Claim:
-    """'The statistic is above `bound`' (a bound of ours): shows beyond the noise, does not show below it;
-    within z uncertainties of the bound the budget cannot tell."""
-    t = Z * est.uncertainty
-    gap = est.mean - bound
-    verdict, rel = (("shows", ">") if gap > t else ("does not show", "<") if gap < -t
-                    else ("not measurable at this budget", "is within"))
-    reason = (f"{est.mean:.3f} {rel} {bound:g} {'+' if gap > 0 else '-'} {t:.3f}" if rel != "is within"
-              else f"{est.mean:.3f} is within {t:.3f} of the bound {bound:g}: the noise straddles it")
-    return Claim(id=id, paper=PAPER, section=section, statement=statement, verdict=verdict, ours=est.mean,
-                 uncertainty=est.uncertainty, threshold=bound, paper_value=paper_value, unit=unit, reason=reason,
-                 n_seeds=est.n_seeds)
-
-
-def _no_effect(est: Estimate, margin: float, *, id: str, section: str, statement: str, paper_value: float) -> Claim:
-    """'Adding X changes nothing': shows when the difference is within the noise AND the noise is below
-    `margin` (else no effect and an effect of `margin` look alike: not measurable); an effect beyond the
-    noise does not show, or partly shows when X hurts (it still does not help)."""
-    t = Z * est.uncertainty
-    kw = dict(id=id, paper=PAPER, section=section, statement=statement, ours=est.mean, uncertainty=est.uncertainty,
-              threshold=t, paper_value=paper_value, unit="nats", n_seeds=est.n_seeds)
-    m = est.mean
-    if m > t:
-        return Claim(verdict="does not show", reason=f"a gain {m:+.2f} > {t:.2f}, beyond the noise", **kw)
-    if m < -t:
-        return Claim(verdict="partly", reason=f"a loss {m:+.2f} < -{t:.2f}: no gain, but an effect where the "
-                     f"paper has {paper_value:+.2f}", **kw)
-    if t > margin:
-        return Claim(verdict="not measurable at this budget", reason=f"{m:+.2f} is within {t:.2f} of 0, but so "
-                     f"would be an effect of {margin:.2f} (half the memory's gain in the paper)", **kw)
-    return Claim(verdict="shows", reason=f"{m:+.2f} is within {t:.2f} of 0, below the {margin:.2f} margin", **kw)
 
 
 # ---- Table 1 (Sec. 5.1) ------------------------------------------------------------------------------------
@@ -207,23 +173,25 @@ def _memory_margin() -> float:
 def sec52_lre_alone_no_gain(per_seed: Sequence[Mapping]) -> Claim:
     """Sec. 5.2, "Importance of memory": "VAE with additional local reconstruction regularizer achieves
     test log density estimation of -85.68 nats" against the VAE's -85.67: the LRE alone adds nothing.
-    Judged as no effect (_no_effect). `per_seed`: L(VAE-LRE) - L(VAE)."""
+    Judged as no effect (claims.no_effect). `per_seed`: L(VAE-LRE) - L(VAE)."""
     paper = values.MEM_SEC52["VAE-LRE"] - values.MEM_TABLE1["mnist"]["VAE"]
-    return _no_effect(_estimate(per_seed, LL_GAP_FLOOR), _memory_margin(), id="mem/sec52/lre-alone-no-gain",
-                      section="Sec. 5.2, Importance of memory", paper_value=paper,
-                      statement="The local reconstruction error (LRE) alone does not improve the VAE "
-                                f"({values.MEM_SEC52['VAE-LRE']:.2f} vs {values.MEM_TABLE1['mnist']['VAE']:.2f} nats)")
+    return no_effect(_estimate(per_seed, LL_GAP_FLOOR), _memory_margin(), paper=PAPER, unit="nats",
+                     margin_note="half the memory's gain in the paper", id="mem/sec52/lre-alone-no-gain",
+                     section="Sec. 5.2, Importance of memory", paper_value=paper,
+                     statement="The local reconstruction error (LRE) alone does not improve the VAE "
+                               f"({values.MEM_SEC52['VAE-LRE']:.2f} vs {values.MEM_TABLE1['mnist']['VAE']:.2f} nats)")
 
 
 def sec52_lre_adds_little_to_memory(per_seed: Sequence[Mapping]) -> Claim:
     """Sec. 5.2, "Importance of memory": MEM-VAE without LRE reaches -84.44 nats, MEM-VAE -84.41: the LRE
     adds little on top of the memory. Judged as no effect. `per_seed`: L(MEM-VAE) - L(MEM-VAE-no-LRE)."""
     paper = values.MEM_TABLE1["mnist"]["MEM-VAE"] - values.MEM_SEC52["MEM-VAE-no-LRE"]
-    return _no_effect(_estimate(per_seed, LL_GAP_FLOOR), _memory_margin(), id="mem/sec52/lre-adds-little",
-                      section="Sec. 5.2, Importance of memory", paper_value=paper,
-                      statement="The LRE adds little on top of the memory (MEM-VAE "
-                                f"{values.MEM_TABLE1['mnist']['MEM-VAE']:.2f} vs "
-                                f"{values.MEM_SEC52['MEM-VAE-no-LRE']:.2f} nats without LRE)")
+    return no_effect(_estimate(per_seed, LL_GAP_FLOOR), _memory_margin(), paper=PAPER, unit="nats",
+                     margin_note="half the memory's gain in the paper", id="mem/sec52/lre-adds-little",
+                     section="Sec. 5.2, Importance of memory", paper_value=paper,
+                     statement="The LRE adds little on top of the memory (MEM-VAE "
+                               f"{values.MEM_TABLE1['mnist']['MEM-VAE']:.2f} vs "
+                               f"{values.MEM_SEC52['MEM-VAE-no-LRE']:.2f} nats without LRE)")
 
 
 def table3_parameter_counts(counts: Mapping[str, int]) -> Claim:
@@ -343,7 +311,7 @@ def fig6_details_lost(per_seed: Sequence[Mapping]) -> Claim:
     change ratio (disabling.py): the mean |pixel change| from switching both memories off, over the mean
     |difference| between two different samples, in percent; it must exceed DETAIL_CHANGE_MIN (else the
     memory is barely used and nothing visible can be lost)."""
-    return _above(_estimate(per_seed, CHANGE_RATIO_FLOOR, scale=100), DETAIL_CHANGE_MIN, id="mem/fig6/details-lost",
+    return above(_estimate(per_seed, CHANGE_RATIO_FLOOR, scale=100), DETAIL_CHANGE_MIN, paper=PAPER, id="mem/fig6/details-lost",
                   section="Appendix C, Fig. 6", paper_value="by eye", unit="%",
                   statement="Without information from memory, the local details are lost (change ratio, both "
                             "memories off)")
@@ -353,7 +321,7 @@ def fig6_pattern_kept(per_seed: Sequence[Mapping]) -> Claim:
     """Appendix C, Fig. 6: with h_m set to ones "the main pattern of the generation does not change much".
     Judged on the pattern similarity (disabling.py), in percent: 100 = the intact image, 0 = as alike as
     another sample; it must exceed PATTERN_KEPT_MIN."""
-    return _above(_estimate(per_seed, PATTERN_FLOOR, scale=100), PATTERN_KEPT_MIN, id="mem/fig6/pattern-kept",
+    return above(_estimate(per_seed, PATTERN_FLOOR, scale=100), PATTERN_KEPT_MIN, paper=PAPER, id="mem/fig6/pattern-kept",
                   section="Appendix C, Fig. 6", paper_value="by eye", unit="%",
                   statement="Without information from memory, the main pattern of the generation does not change "
                             "much (pattern similarity, both memories off)")
@@ -380,7 +348,7 @@ def fig7_class_specific_slots(per_seed: Sequence[Mapping]) -> Claim:
     "most of the selected slots respond to one class or similar classes". Judged on the number of distinct
     top-1 slots among classes whose top-1 share is at least MEANINGFUL_SHARE (slots.distinct_top_slots):
     flat attention gives 0, a collapse onto one slot 1; the authors' own matrix gives 9 (values.py)."""
-    return _above(_estimate(per_seed, DISTINCT_SLOTS_FLOOR), MIN_DISTINCT_TOP_SLOTS - 0.5,
+    return above(_estimate(per_seed, DISTINCT_SLOTS_FLOOR), MIN_DISTINCT_TOP_SLOTS - 0.5, paper=PAPER,
                   id="mem/fig7/class-specific-slots", section="Appendix D, Table 4", unit="slots",
                   paper_value=values.MEM_TABLE4_DISTINCT_TOP1,
                   statement="The attention concentrates on a few slots per class, and most selected slots respond to "
