@@ -32,7 +32,7 @@ pytest = $(PY) -m pytest $(1) || { rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest 
 help:
 	@echo "make figures   setup, run every notebook at PROFILE=$(PROFILE) (ONLY=pattern, DEVICE=cuda, JOBS=n), rebuild the README scoreboard"
 	@echo "make test      setup, unit tests, the smoke notebooks checked against tests/goldens (nbval), then every notebook in JupyterLab in headless Chromium (make browser)"
-	@echo "make lab       JupyterLab on http://127.0.0.1:$(LAB_PORT)/lab (no token; LAB_PORT=...)"
+	@echo "make lab       JupyterLab on http://127.0.0.1:$(LAB_PORT)/lab (no token; LAB_PORT=..., LAB_TOKEN=1 on a shared server)"
 	@echo "make goldens   re-execute the notebooks at smoke and refresh tests/goldens"
 	@echo "make setup     create $(VENV) and install (torch only when missing)"
 
@@ -72,9 +72,13 @@ goldens: setup
 	$(PY) scripts/refresh_goldens.py $(if $(ONLY),--only '$(ONLY)') --jobs $(JOBS)
 
 # Local only (127.0.0.1), so no token to type; root (containers) must be allowed explicitly.
+# On a machine others log in to, loopback is theirs too: LAB_TOKEN=1 keeps Jupyter's own random
+# token (printed in the URL it shows; never on the command line, where `ps` would show it).
 LAB_PORT ?= 8888
+LAB_TOKEN ?=
 lab: setup
-	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) --IdentityProvider.token='' \
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
+		$(if $(filter 1,$(LAB_TOKEN)),,--IdentityProvider.token='') \
 		--ServerApp.root_dir=$(CURDIR) --ServerApp.default_url=/lab/tree/notebooks \
 		$(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True)
 

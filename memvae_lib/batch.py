@@ -8,7 +8,9 @@ notebooks/_build/<profile>/<paper>/<name>.ipynb for inspection. At smoke (any pr
 paper), figures and results JSON go to <build_dir>/<profile>-figures. `memvae figures` is the CLI.
 
 The kernels need no care when this process is killed: jupyter_client gives each its parent's PID
-(JPY_PARENT_PID) and ipykernel's parent poller ends a kernel whose parent is gone.
+(JPY_PARENT_PID) and ipykernel's parent poller ends a kernel whose parent is gone. They talk to this
+process over Unix sockets (IPC transport) on POSIX, so ipykernel has no unencrypted TCP to warn
+about once per notebook, and they run with MEMVAE_HEADLESS=1: no progress bar in an executed copy.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ import sys
 import threading
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from . import kernels
 from .files import COMMITTED_PROFILES, FIGURES_ENV, project_root, scratch_figures_dir
+from .progress import HEADLESS_ENV
 
 PAPERMILL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -41,7 +45,7 @@ class NotebookResult:
     output_path: Path
     ok: bool
     elapsed: float  # seconds
-    cell_index: int | None = None  # failing cell, counted in the source notebook from 0
+    cell_number: int | None = None  # failing cell, counted in the source notebook from 1 (markdown too)
     exec_count: int | None = None  # its "In [n]" in the executed copy
     ename: str | None = None
     evalue: str | None = None  # the message on one line: its first and its last line (the remedy)
@@ -49,9 +53,10 @@ class NotebookResult:
     profile: str | None = None
 
     def failure(self) -> str:
-        """One line naming the notebook, the failing cell, the line that raised, the error, and what
-        to do: read the traceback in the executed copy, then rerun just this notebook."""
-        where = "" if self.cell_index is None else f" cell {self.cell_index}"
+        """One line naming the notebook, the failing cell (its number in the source notebook, as
+        JupyterLab counts, and its In [n] in the executed copy), the line that raised, the error with
+        its remedy, and what to do: read the traceback in the executed copy, then rerun this notebook."""
+        where = "" if self.cell_number is None else f" cell {self.cell_number}"
         where += f" (In [{self.exec_count}])" if where and self.exec_count is not None else ""
         code = f" `{self.source_line}`" if self.source_line else ""
         rerun = f"memvae figures{f' --profile {self.profile}' if self.profile else ''} --only {self.name}"
@@ -122,15 +127,15 @@ def _one_line(message: str) -> str:
 
 
 def _failing_cell(nb):
-    """(index among the source notebook's cells, cell) of the cell that failed, or (None, None).
+    """(number among the source notebook's cells, from 1, cell) of the cell that failed, or (None, None).
 
     A raising cell carries an error output. A dead kernel leaves none: then it is the last cell
     papermill started (papermill stamps start_time on each cell it sends to the kernel)."""
     source_cells = [c for c in nb.cells if not set(c.get("metadata", {}).get("tags", [])) & PAPERMILL_TAGS]
-    for index, cell in enumerate(source_cells):
+    for number, cell in enumerate(source_cells, 1):
         if cell.cell_type == "code" and any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
-            return index, cell
-    started = [(i, c) for i, c in enumerate(source_cells)
+            return number, cell
+    started = [(i, c) for i, c in enumerate(source_cells, 1)
                if c.cell_type == "code" and c.get("metadata", {}).get("papermill", {}).get("start_time")]
     return started[-1] if started else (None, None)
 
@@ -159,9 +164,9 @@ def _failure_details(result: NotebookResult, error: Exception) -> None:
     result.exec_count = getattr(error, "exec_count", None)
     if not result.output_path.is_file():
         return
-    index, cell = _failing_cell(nbformat.read(result.output_path, as_version=4))
+    number, cell = _failing_cell(nbformat.read(result.output_path, as_version=4))
     if cell is not None:
-        result.cell_index = index
+        result.cell_number = number
         result.exec_count = cell.get("execution_count") or result.exec_count
         result.source_line = _raising_line(cell)
 
@@ -174,7 +179,7 @@ def _run_one(name: str, path: Path, params: dict, output: Path) -> NotebookResul
     profile = params.get("profile")
     try:
         pm.execute_notebook(str(path), str(output), parameters=params, cwd=str(path.parent),
-                            kernel_name="python3", progress_bar=False)
+                            kernel_name="python3", progress_bar=False, **kernels.papermill_options())
         return NotebookResult(name, output, True, time.perf_counter() - start, profile=profile)
     except Exception as error:  # a failed notebook is reported, not raised: the others still run
         result = NotebookResult(name, output, False, time.perf_counter() - start, profile=profile)
@@ -213,10 +218,13 @@ def run_notebooks(profile: str = "laptop", only: str | None = None, device: str 
     width = max((len(n) for n in names), default=10)
     lock = threading.Lock()
 
+    stopping = threading.Event()
+
     def run(name):
         result = _run_one(name, found[name], dict(params), build_dir / profile / f"{name}.ipynb")
         with lock:
-            print(_status_line(result, width), flush=True)
+            if not stopping.is_set():  # a notebook stopped by Ctrl-C is no failure to list
+                print(_status_line(result, width), flush=True)
         return result
 
     print(f"profile {profile}: {len(names)} notebook(s), parameters {params}", flush=True)
@@ -226,14 +234,65 @@ def run_notebooks(profile: str = "laptop", only: str | None = None, device: str 
     redirect = profile not in COMMITTED_PROFILES and FIGURES_ENV not in os.environ
     if redirect:
         os.environ[FIGURES_ENV] = str(scratch_figures_dir(profile, build_dir))
+    # nobody watches these kernels: no progress bar may reach an executed copy (memvae_lib/progress.py)
+    headless_before = os.environ.get(HEADLESS_ENV)
+    os.environ[HEADLESS_ENV] = "1"
     try:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            results = list(pool.map(run, names))
+            futures = [pool.submit(run, name) for name in names]
+            try:
+                results = [future.result() for future in futures]
+            except KeyboardInterrupt:
+                stopping.set()
+                raise _interrupted(names, futures) from None
     finally:
         if redirect:
             del os.environ[FIGURES_ENV]
+        _restore_env(HEADLESS_ENV, headless_before)
     print(summary(results))
     return results
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the batch: `finished` are the notebooks that had ended (in notebook order),
+    `stopped` the ones whose kernel was killed, `skipped` the count never started."""
+
+    def __init__(self, finished: list[NotebookResult], stopped: list[str], skipped: int):
+        super().__init__(f"{len(stopped)} notebook(s) stopped, {skipped} not started")
+        self.finished, self.stopped, self.skipped = finished, stopped, skipped
+
+
+def _interrupted(names: list[str], futures) -> Interrupted:
+    """Cancel the notebooks not started, kill the kernels of the running ones and wait for their
+    threads (seconds: nbclient notices a dead kernel within one). A kernel started while this runs
+    is killed on the next round."""
+    import logging
+
+    running = [name for name, future in zip(names, futures) if not future.cancel() and not future.done()]
+    skipped = sum(future.cancelled() for future in futures)
+    pending = [f for f in futures if not f.done()]
+    papermill_log = logging.getLogger("papermill")  # nbclient logs through papermill's logger
+    papermill_log.addFilter(_not_our_kill)
+    try:
+        while pending:
+            kernels.stop_all()
+            pending = list(wait(pending, timeout=0.5).not_done)
+    finally:
+        papermill_log.removeFilter(_not_our_kill)
+    finished = [f.result() for name, f in zip(names, futures) if not f.cancelled() and name not in running]
+    return Interrupted(finished, running, skipped)
+
+
+def _not_our_kill(record) -> bool:
+    """nbclient's one line for each kernel that _interrupted kills: the kill is no news."""
+    return record.getMessage() != "Kernel died while waiting for execute reply."
+
+
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 def summary(results: list[NotebookResult]) -> str:

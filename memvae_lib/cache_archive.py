@@ -66,6 +66,22 @@ def finished_runs(names: list[str], profile: str) -> tuple[dict[str, Path], list
     return found, missing
 
 
+def finished_replicates(names: list[str], profile: str) -> list[Path]:
+    """The finished seed replicates of `names` at `profile` (experiments.seed_replicates, as many as
+    the paper's budget has seeds): the notebooks judge their claims against them (Notebook.seed_runs),
+    so a cache without them would train them again, and a read-only one could not. Not every
+    experiment is replicated, so an unfinished replicate is no missing run."""
+    from .experiments import run_spec, seed_replicates
+    from .papers import paper
+    from .runs import run_dir
+
+    folders = []
+    for name in names:
+        seeds = paper(name.split("/")[0]).budget(profile).seeds
+        folders += [run_dir(spec) for spec in seed_replicates(run_spec(name, profile), seeds)[1:]]
+    return [folder for folder in folders if (folder / "done").is_file()]
+
+
 def select_names(patterns: list[str] | None, profile: str) -> list[str]:
     """Experiment names matching the patterns (names or globs); every name of the profile when none.
     ValueError naming the patterns that match nothing."""
@@ -92,8 +108,8 @@ def _files_of(folder: Path, root: Path) -> list[tuple[str, Path]]:
 
 
 def export_runs(archive: str | os.PathLike, patterns: list[str] | None, profile: str) -> ExportReport:
-    """Pack the finished runs of the matching experiments (and the Parzen baselines) into `archive`,
-    written atomically. ArchiveError when none of them is finished."""
+    """Pack the finished runs of the matching experiments, their finished seed replicates (and the
+    Parzen baselines) into `archive`, written atomically. ArchiveError when none of them is finished."""
     from . import NUMERICS_VERSION, __version__
     from .files import runs_dir
 
@@ -103,7 +119,7 @@ def export_runs(archive: str | os.PathLike, patterns: list[str] | None, profile:
     if not found:
         raise ArchiveError(f"none of the {len(names)} experiment(s) has a finished run in {root} at profile "
                            f"{profile!r}: train them first (memvae train ... --profile {profile} or make figures)")
-    folders = sorted(set(found.values()))
+    folders = sorted(set(found.values()) | set(finished_replicates(list(found), profile)))
     members = [m for folder in folders for m in _files_of(folder, root)]
     if (root / BASELINES).is_dir() and not patterns:
         members += _files_of(root / BASELINES, root)

@@ -2,7 +2,7 @@
 
     memvae figures [--profile laptop] [--only mem/table1] [--device cuda] [--jobs 2]
     memvae scoreboard
-    memvae train --list
+    memvae train --list [--profile P]
     memvae train NAME|GLOB ... --profile smoke [--device cuda] [--jobs N] [--max-minutes M]
     memvae train NAME|GLOB ... --profile paper --ray [ADDRESS] [--cpus-per-run C] [--gpus-per-run 0.25]
     memvae eval NAME --profile smoke [--k 5000]
@@ -16,22 +16,24 @@ import math
 import os
 import signal
 import sys
-import threading
 from pathlib import Path
 
 from .files import project_root
 from .results import update_readme
 
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
 def _figures(args) -> int:
-    from .batch import run_notebooks
+    from .batch import Interrupted, run_notebooks
 
     root = project_root()
     try:
         results = run_notebooks(profile=args.profile, only=args.only, device=args.device, jobs=args.jobs,
                                 notebooks_dir=root / "notebooks")
+    except Interrupted as stop:  # Ctrl-C: the README is left as it was
+        print(f"memvae figures: interrupted (Ctrl-C): {len(stop.finished)} notebook(s) finished, "
+              f"{len(stop.stopped)} stopped ({', '.join(stop.stopped) or 'none'}), {stop.skipped} not started. "
+              "Models being trained keep their last checkpoint: the same command resumes them and reuses "
+              "every finished one", file=sys.stderr)
+        return 128 + signal.SIGINT
     except ValueError as e:  # a profile without notebooks/profiles/<profile>.yaml, a pattern matching nothing
         print(f"memvae figures: {e}", file=sys.stderr)
         return 2
@@ -67,63 +69,35 @@ def _spec(args):
     from . import experiments
 
     if args.list or not args.name:
-        print("\n".join(experiments.experiment_names(args.profile)))
+        _print_list(args.profile)
         return None
-    try:
-        return experiments.run_spec(args.name, args.profile)
-    except ValueError as e:  # unknown name or profile: the message lists close matches
-        sys.exit(f"memvae {args.command}: {e}")
+    known = experiments.experiment_names(args.profile)
+    if args.name not in known:
+        _unknown_names(args, [args.name], known)
+    return experiments.run_spec(args.name, args.profile)
 
 
-def _train_one(name: str, profile: str, device: str, deadline: float | None) -> str:
-    """One run (here or in a worker process): 'done' or the pause message (resumed by the next call)."""
-    from .experiments import run_spec
-    from .evaluation import get_run
-    from .train import TrainingPaused
+def _print_list(profile: str) -> None:
+    """Every experiment name at `profile` with its one-line description."""
+    from . import experiments
 
-    try:
-        run = get_run(run_spec(name, profile), device=device, deadline=deadline)
-    except TrainingPaused as e:
-        return f"PAUSED {e}"
-    return f"done   {run.path}"
+    names = experiments.experiment_names(profile)
+    width = max((len(n) for n in names), default=0)
+    for name in names:
+        print(f"{name:<{width}}  {experiments.describe(experiments.run_spec(name, profile))}")
 
 
-def _die_with_parent(parent_pid: int) -> None:
-    """Worker initializer: the worker ends when `memvae train` does, however that ends.
+def _unknown_names(args, patterns: list[str], known: list[str]) -> None:
+    """Exit 2, as argparse does for a bad option: which names match nothing, the closest known
+    names, and where the list is."""
+    import difflib
 
-    Otherwise a SIGKILL or SIGTERM to the parent alone (not its process group) leaves the worker
-    training on, orphaned (PPID 1) and holding the run's lock. On Linux the kernel sends SIGKILL
-    when the parent dies (PR_SET_PDEATHSIG; "parent" is the thread that started the worker, here the
-    main thread, which ProcessPoolExecutor.submit spawns from). A thread watching the PPID covers
-    other systems, and a parent that died before prctl took effect.
-    """
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # failure (-1) leaves it to the watcher
-    if os.getppid() != parent_pid:
-        os._exit(1)
-    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True, name="memvae-parent-watch").start()
-
-
-def _watch_parent(parent_pid: int, interval: float = 1.0) -> None:
-    import time
-
-    while os.getppid() == parent_pid:
-        time.sleep(interval)
-    os._exit(1)  # orphaned: nobody would collect the outcome, and the run's lock must go
-
-
-def _outcome(name: str, call) -> str:
-    """call() -> 'done ...' or 'PAUSED ...'; an exception is reported as 'FAILED ...', not raised,
-    so every run gets its line."""
-    try:
-        outcome = call()
-    except Exception as e:  # noqa: BLE001 - report every run, then fail
-        outcome = f"FAILED {type(e).__name__}: {e}"
-    print(f"{name:<40} {outcome}", flush=True)
-    return outcome
+    hints = []
+    for pattern in patterns:
+        close = difflib.get_close_matches(pattern, known, n=3, cutoff=0.5)
+        hints.append(f"{pattern!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+    args.parser.error(f"no experiment matches {', '.join(hints)} at profile {args.profile!r}; "
+                      f"`memvae {args.command} --list --profile {args.profile}` lists the names")
 
 
 def _train(args) -> int:
@@ -133,40 +107,35 @@ def _train(args) -> int:
     missing run is a Ray task instead (memvae_lib/cluster.py); without it, Ray is never imported: a
     local Ray costs seconds to start that a process pool does not."""
     import fnmatch
-    import functools
     import time
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
 
-    from . import experiments
+    from . import experiments, train_jobs
 
     known = experiments.experiment_names(args.profile)
     if args.ray is not None and args.ray != "local" and "/" in args.ray and "://" not in args.ray:
         args.names, args.ray = [*args.names, args.ray], "local"  # `--ray NAME`: a name, not an address
     if args.list or not args.names:
-        print("\n".join(known))
+        _print_list(args.profile)
         return 0
     names = [n for pattern in args.names for n in known if fnmatch.fnmatchcase(n, pattern)]
     missing = [p for p in args.names if not any(fnmatch.fnmatchcase(n, p) for n in known)]
     if missing:
-        sys.exit(f"memvae train: no experiment matches {', '.join(missing)} at profile {args.profile!r} "
-                 "(`memvae train --list` prints the names)")
+        _unknown_names(args, missing, known)
     names = list(dict.fromkeys(names))
     if args.ray is not None:
         return _train_on_ray(args, names)
     if args.cpus_per_run is not None or args.gpus_per_run is not None:
         sys.exit("memvae train: --cpus-per-run and --gpus-per-run are Ray task resources; add --ray")
     deadline = time.monotonic() + 60 * args.max_minutes if args.max_minutes is not None else None
-    jobs = min(args.jobs, len(names))
-    if jobs == 1:
-        # in this process: whatever ends `memvae train` ends the training, and frees its lock, with it
-        outcome = {name: _outcome(name, functools.partial(_train_one, name, args.profile, args.device, deadline))
-                   for name in names}
-    else:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
-                                 initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
-            futures = {name: pool.submit(_train_one, name, args.profile, args.device, deadline) for name in names}
-            outcome = {name: _outcome(name, future.result) for name, future in futures.items()}
+    try:
+        outcome = train_jobs.train_locally(names, args.profile, args.device, deadline, args.jobs,
+                                           args.progress_seconds)
+    except (KeyboardInterrupt, train_jobs.Stopped) as stop:
+        sigterm = isinstance(stop, train_jobs.Stopped)
+        print(f"memvae train: {'SIGTERM' if sigterm else 'interrupted (Ctrl-C)'}: stopped every run; the same "
+              "command resumes each from its last checkpoint (saved every few epochs and at least every 30 s)",
+              file=sys.stderr)
+        return 128 + (signal.SIGTERM if sigterm else signal.SIGINT)
     if any(o.startswith("FAILED") for o in outcome.values()):
         return 1
     return 3 if any(o.startswith("PAUSED") for o in outcome.values()) else 0
@@ -190,13 +159,18 @@ def _eval(args) -> int:
     spec = _spec(args)
     if spec is None:
         return 0
-    from .evaluation import test_log_likelihood, test_set
-    from .evaluation import get_run
+    from . import train_jobs
+    from .evaluation import get_run, test_log_likelihood, test_set
 
     try:
-        run = get_run(spec, device=args.device)
-        # the notebooks' own route (cached in the run folder): estimators.iw_log_likelihood on the test set
-        ll = test_log_likelihood(run, test_set(spec.dataset), args.k)
+        with train_jobs.progress_lines(args.progress_seconds):
+            run = get_run(spec, device=args.device)
+            # the notebooks' own route (cached in the run folder): estimators.iw_log_likelihood on the test set
+            ll = test_log_likelihood(run, test_set(spec.dataset), args.k)
+    except KeyboardInterrupt:
+        print(f"memvae eval {args.name}: interrupted (Ctrl-C); a training run keeps its last checkpoint",
+              file=sys.stderr)
+        return 128 + signal.SIGINT
     except _run_errors() as e:  # their messages name the file and the fix: one line, not a traceback
         print(f"memvae eval {args.name}: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
@@ -295,12 +269,48 @@ def _device(text: str) -> str:
     return text
 
 
+def _profile_help() -> str:
+    from .profiles import PROFILES
+
+    return "the compute budget: " + ", ".join(f"{name} ({p.description})" for name, p in PROFILES.items())
+
+
+_seconds = _non_negative("a number of seconds; give a finite number > 0")
+
+
+def _positive_seconds(text: str) -> float:
+    value = _seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
+    return value
+
+
+TRAIN_HELP = """Train the named experiments (or load them from the run cache, $MEMVAE_RUNS_DIR), the runs the
+notebooks use: `memvae train --list` shows each name with what it trains. A finished run is never
+trained again; an interrupted one resumes from its last checkpoint."""
+
+TRAIN_EPILOG = """examples:
+  memvae train --list --profile smoke
+  memvae train 'mem/mnist/*' --profile laptop --jobs 2 > train.log 2>&1
+  memvae train mem/frey/VAE-b100 --profile paper --device cuda --max-minutes 50
+
+progress: a bar when stdout and stderr are a terminal; otherwise (`> log`, a pipe, or --jobs above 1)
+a line on stderr every --progress-seconds with the epoch, the loss and the time left.
+MEMVAE_PROGRESS=0 silences it.
+
+exit status: 0 every run finished; 1 a run failed (each is named); 2 a bad option or an unknown
+name; 3 paused by --max-minutes (rerun the command to resume); 130/143 stopped by Ctrl-C/SIGTERM."""
+
+EVAL_HELP = """Print a named experiment's test log-likelihood, estimated with K importance samples (the
+estimate the notebooks use, cached in the run folder); the run is trained first if the cache lacks it."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memvae", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     fig = sub.add_parser("figures", help="execute the notebooks (papermill), then rebuild the README scoreboard")
-    fig.add_argument("--profile", type=_profile, default="laptop", help="smoke | laptop | paper (default laptop)")
+    fig.add_argument("--profile", type=_profile, default="laptop", help=_profile_help())
     fig.add_argument("--only", help="notebook name pattern(s), comma-separated: substring or glob, "
                                     "e.g. mem/table1 or 'evae/*'")
     fig.add_argument("--device", type=_device, help="override the profile's device (cpu, cuda, cuda:1)")
@@ -310,9 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("scoreboard", help="rebuild the README scoreboard from figures/*/*.json") \
         .set_defaults(func=_scoreboard)
 
-    for name, func, text in (("train", _train, "train (or load from the runs cache) named experiments"),
-                             ("eval", _eval, "print a named experiment's test IW log-likelihood")):
-        p = sub.add_parser(name, help=text)
+    for name, func, text, description, epilog in (
+            ("train", _train, "train (or load from the runs cache) named experiments", TRAIN_HELP, TRAIN_EPILOG),
+            ("eval", _eval, "print a named experiment's test IW log-likelihood", EVAL_HELP, None)):
+        p = sub.add_parser(name, help=text, description=description, epilog=epilog,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         if name == "train":
             p.add_argument("names", nargs="*", help="experiment names or globs, e.g. 'mem/mnist/*' (see --list)")
             p.add_argument("--jobs", type=_positive_int, default=1,
@@ -331,10 +343,14 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("name", nargs="?", help="experiment name (see --list)")
             p.add_argument("--k", type=_positive_int, default=5000, help="importance samples (default 5000)")
-        p.add_argument("--list", action="store_true", help="print the experiment names")
-        p.add_argument("--profile", type=_profile, default="laptop", help="smoke | laptop | paper (default laptop)")
+        p.add_argument("--list", action="store_true",
+                       help="print every experiment name at --profile with what it trains, and exit")
+        p.add_argument("--profile", type=_profile, default="laptop", help=_profile_help())
         p.add_argument("--device", type=_device, default="auto", help="auto | cpu | cuda | cuda:<index> (default auto)")
-        p.set_defaults(func=func)
+        p.add_argument("--progress-seconds", type=_positive_seconds, default=None, metavar="S",
+                       help="when stdout or stderr is not a terminal, or with --jobs above 1: a progress "
+                            "line on stderr every S seconds (default 5, or $MEMVAE_PROGRESS_SECONDS)")
+        p.set_defaults(func=func, parser=p)
 
     cache = sub.add_parser("cache", help="export finished runs to an archive, import one, or trust old runs")
     actions = cache.add_subparsers(dest="action", required=True)
@@ -342,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                "with a sha256 per file")
     export.add_argument("archive", help="the archive to write: .tar, or .tar.gz / .tgz to compress")
     export.add_argument("names", nargs="*", help="experiment names or globs (default: every notebook's runs)")
-    export.add_argument("--profile", type=_profile, default="laptop", help="smoke | laptop | paper (default laptop)")
+    export.add_argument("--profile", type=_profile, default="laptop", help=_profile_help())
     imp = actions.add_parser("import", help="check a whole archive, then unpack it into $MEMVAE_RUNS_DIR")
     imp.add_argument("archive", help="an archive written by memvae cache export")
     trust = actions.add_parser("trust", help="record digests for run folders finished before memvae recorded "

@@ -4,6 +4,7 @@ the cache archive and the notebooks turn a name into a RunSpec.
     run_spec("mem/mnist/MEM-VAE", "laptop")    ->  RunSpec(...)
     experiment_names("smoke")                  ->  every name
     seed_replicates(spec, 3)                   ->  the spec trained from 3 seeds (claims' noise)
+    describe(run_spec("mem/frey/VAE-b10"))     ->  'VAEConfig 560-200-10, relu+BN, gaussian, k=1; trained on frey, ...'
 
 Each paper package (memvae_lib/papers/<key>/experiments.py) defines its own budgets and names;
 this module only gathers them.
@@ -17,7 +18,7 @@ from .papers import all_papers
 from .profiles import PROFILES, Profile, get_profile
 from .runs import RunSpec
 
-__all__ = ["PROFILES", "Profile", "get_profile", "experiment_names", "run_spec", "seed_replicates"]
+__all__ = ["PROFILES", "Profile", "get_profile", "experiment_names", "run_spec", "seed_replicates", "describe"]
 
 
 def _registry(profile) -> dict[str, Callable[[], RunSpec]]:
@@ -53,3 +54,12 @@ def seed_replicates(spec: RunSpec, seeds: int) -> list[RunSpec]:
     base = spec.train.seed
     return [spec] + [dataclasses.replace(spec, train=dataclasses.replace(spec.train, seed=base + 1000 * i))
                      for i in range(1, seeds)]
+
+
+def describe(spec: RunSpec) -> str:
+    """One line saying what a run trains: its model config's own describe() (kept beside the model's
+    code, so it names what sets a model apart: k, memory, epitomes, KL weight), then the data and the
+    budget."""
+    data = spec.dataset + (f" (first {spec.train_subset:,})" if spec.train_subset else "")
+    epochs = f"{spec.train.epochs} epoch{'s' if spec.train.epochs != 1 else ''}"
+    return f"{spec.model.describe()}; trained on {data}, {epochs}, batch {spec.train.batch_size}"

@@ -296,7 +296,9 @@ def train(model, train_x: torch.Tensor, cfg: TrainConfig, *, binarize: bool, run
 
     last_finite = None
     last_save = time.monotonic()
-    bar = progress(range(epoch_done + 1, cfg.epochs + 1), desc=progress_desc)
+    bar = progress(range(epoch_done + 1, cfg.epochs + 1), total=cfg.epochs, initial=epoch_done,
+                   desc=progress_desc, unit="epoch")
+    steps_per_epoch = max(1, x.shape[0] // cfg.batch_size)  # floor(N/B), as minibatches(); display only
     for epoch in bar:
         start = time.perf_counter()
         lr = lr_at_epoch(cfg, epoch)
@@ -318,6 +320,7 @@ def train(model, train_x: torch.Tensor, cfg: TrainConfig, *, binarize: bool, run
             n += 1
             for key, v in {"loss": value, **logs}.items():
                 sums[key] = sums.get(key, 0.0) + float(v)
+            bar.advance_to(step / steps_per_epoch)  # a long epoch moves the bar (and the log lines) too
         if n == 0:
             raise ValueError(f"no minibatch: {x.shape[0]} training examples < batch_size {cfg.batch_size}")
         record = {"epoch": epoch, "lr": lr, **{key: s / n for key, s in sums.items()}}

@@ -58,13 +58,18 @@ def test_unknown_profile_lists_the_known_ones(notebook_tree):
         batch.load_profile("huge", notebook_tree)
 
 
-def test_batch_injects_typed_parameters_and_reports_the_failing_cell(notebook_tree, tmp_path, capsys, monkeypatch):
+def test_batch_injects_typed_parameters_and_reports_the_failing_cell(notebook_tree, tmp_path, capfd, monkeypatch):
     monkeypatch.delenv("MEMVAE_FIGURES_DIR", raising=False)
+    monkeypatch.delenv("MEMVAE_HEADLESS", raising=False)
     write_notebook(notebook_tree / "demo" / "ok.ipynb",
                    "assert type(interactive) is bool and interactive is False, repr(interactive)\n"
                    "assert (profile, seed, device) == ('smoke', 1234, 'cpu'), (profile, seed, device)\n"
                    "import os\nfrom memvae_lib.files import default_figures_dir\n"
-                   "print('cwd', os.path.basename(os.getcwd()))\nprint('figures', default_figures_dir())")
+                   "print('cwd', os.path.basename(os.getcwd()))\nprint('figures', default_figures_dir())\n"
+                   "print('headless', os.environ.get('MEMVAE_HEADLESS'))",
+                   # a bar here would be an output that changes from run to run
+                   "from memvae_lib.progress import progress\ndel interactive\n"
+                   "bar = progress(range(3), desc='quiet', enabled=True)\nfor _ in bar: pass\nbar.close()")
     # a multi-line message whose last line is the remedy, as data.DataError's
     write_notebook(notebook_tree / "demo" / "broken.ipynb", "x = 1",
                    "\n# the culprit\ny = 2\nraise ValueError('boom:\\n  a detail\\nrun `make data` to fix it')",
@@ -78,26 +83,30 @@ def test_batch_injects_typed_parameters_and_reports_the_failing_cell(notebook_tr
     assert ok.ok, ok.failure()
     assert ok.output_path == tmp_path / "build" / "smoke" / "demo" / "ok.ipynb"
     executed = nbformat.read(ok.output_path, as_version=4)
-    text = executed.cells[-1].outputs[0]["text"]
+    text = executed.cells[-2].outputs[0]["text"]
+    assert executed.cells[-1].outputs == []  # MEMVAE_HEADLESS alone (no `interactive`) keeps it quiet
     assert "cwd demo" in text  # notebooks run in their own folder
     assert f"figures {tmp_path / 'build' / 'smoke-figures'}" in text  # smoke never writes figures/
+    assert "headless 1" in text  # the kernels know nobody watches them
     assert "MEMVAE_FIGURES_DIR" not in os.environ  # the redirect is undone after the batch
+    assert "MEMVAE_HEADLESS" not in os.environ
     assert not broken.ok
     # the error's first line and its last (the remedy), the line that raised rather than the cell's first
-    assert (broken.cell_index, broken.ename) == (2, "ValueError")
+    assert (broken.cell_number, broken.ename) == (3, "ValueError")  # counted from 1, the parameters cell first
     assert broken.evalue == "boom: ... run `make data` to fix it"
     assert broken.source_line == "raise ValueError('boom:\\n  a detail\\nrun `make data` to fix it')"
     assert broken.failure() == (
-        f"demo/broken: cell 2 (In [4]) `{broken.source_line}`: ValueError: boom: ... run `make data` to fix it "
+        f"demo/broken: cell 3 (In [4]) `{broken.source_line}`: ValueError: boom: ... run `make data` to fix it "
         f"-> traceback in {broken.output_path}; fix it, then rerun `memvae figures --profile smoke --only demo/broken`")
     # a dead kernel leaves no error output: the cell is the one papermill had started
-    assert not dead.ok and (dead.cell_index, dead.ename) == (2, "DeadKernelError")
-    assert re.match(r"demo/dead: cell 2( \(In \[4\]\))?: DeadKernelError: Kernel died: the kernel process died in "
+    assert not dead.ok and (dead.cell_number, dead.ename) == (3, "DeadKernelError")
+    assert re.match(r"demo/dead: cell 3( \(In \[4\]\))?: DeadKernelError: Kernel died: the kernel process died in "
                     r"this cell \(killed for memory, or a crash in native code\) -> traceback in .*; fix it, then "
                     r"rerun `memvae figures --profile smoke --only demo/dead`$", dead.failure()), dead.failure()
-    out = capsys.readouterr().out
+    out, err = capfd.readouterr()  # the kernels' stderr too
     assert "3 notebook(s): 1 ok, 2 FAILED" in out
     assert "demo/broken:" not in out  # the table only counts failures: the caller tells each, once
+    assert "without encryption" not in err  # IPC transport: ipykernel's TCP warning is never printed
 
 
 def test_cli_figures_exits_non_zero_naming_notebook_and_cell(notebook_tree, tmp_path, monkeypatch, capsys):
@@ -109,8 +118,8 @@ def test_cli_figures_exits_non_zero_naming_notebook_and_cell(notebook_tree, tmp_
     monkeypatch.setenv("MEMVAE_FIGURES_DIR", str(tmp_path / "figures"))
     assert cli.main(["figures", "--profile", "smoke", "--only", "broken"]) == 1
     captured = capsys.readouterr()
-    # In [3]: papermill's injected-parameters cell ran as In [2]; cell 1 counts source cells from 0
-    assert ("FAILED demo/broken: cell 1 (In [3]) `1 / 0`: ZeroDivisionError: division by zero -> traceback in "
+    # In [3]: papermill's injected-parameters cell ran as In [2]; cell 2 counts source cells from 1
+    assert ("FAILED demo/broken: cell 2 (In [3]) `1 / 0`: ZeroDivisionError: division by zero -> traceback in "
             in captured.err)
     assert "rerun `memvae figures --profile smoke --only demo/broken`" in captured.err
     assert (captured.out + captured.err).count("demo/broken:") == 1  # told once
@@ -192,3 +201,42 @@ def test_killing_memvae_figures_ends_its_kernel(tmp_path):
         parent.wait(timeout=30)
 
 
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_stops_memvae_figures_jobs_at_once(tmp_path):
+    """Ctrl-C reaches `memvae figures` but not its kernels (each in a session of its own): the
+    running notebooks are stopped, not waited for (they sleep 300 s), the queued one never starts,
+    and the command says so in one line, without a traceback, exit 130."""
+    root = _tiny_project(tmp_path)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    for name in ("a", "b", "c"):
+        write_notebook(root / "notebooks" / "demo" / f"{name}.ipynb",
+                       f"import os, time, pathlib\npathlib.Path({str(marks)!r}, str(os.getpid())).touch()\n"
+                       "time.sleep(300)")
+    log = tmp_path / "log.txt"
+    with open(log, "w") as out:  # a session of its own, as a terminal's foreground job
+        parent = subprocess.Popen([sys.executable, "-m", "memvae_lib.cli", "figures", "--profile", "smoke",
+                                   "--jobs", "2"], cwd=root, stdout=out, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+    kernels = []
+    try:
+        end = time.monotonic() + 180
+        while len(kernels := [int(p.name) for p in marks.iterdir()]) < 2 and time.monotonic() < end:
+            time.sleep(0.2)
+        assert len(kernels) == 2, f"the kernels never ran their cells:\n{log.read_text()}"
+        os.killpg(parent.pid, signal.SIGINT)  # what Ctrl-C sends: the foreground process group
+        assert parent.wait(timeout=60) == 128 + signal.SIGINT, log.read_text()
+        assert not any(alive(pid) for pid in kernels), "a kernel outlived the interrupted batch"
+        text = log.read_text()
+        assert text.splitlines()[-1] == ("memvae figures: interrupted (Ctrl-C): 0 notebook(s) finished, 2 stopped "
+                                         "(demo/a, demo/b), 1 not started. Models being trained keep their last "
+                                         "checkpoint: the same command resumes them and reuses every finished one")
+        assert "Traceback" not in text and "Kernel died" not in text and "FAILED" not in text, text
+        assert len(list(marks.iterdir())) == 2  # demo/c never started
+    finally:
+        for pid in [parent.pid, *kernels]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        parent.wait(timeout=30)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from processes import alive
 
-from memvae_lib import cli
+from memvae_lib import cli, train_jobs
 from memvae_lib.cli import main
 
 
@@ -25,12 +25,103 @@ def test_train_pauses_at_the_budget_and_the_same_command_resumes_to_the_end(tmp_
     assert len(list(tmp_path.glob("frey-VAE-*/done"))) == 1
 
 
-def test_train_globs_run_concurrently_and_unknown_names_fail_fast(tmp_path, monkeypatch, capsys):
+def test_train_globs_run_concurrently(tmp_path, monkeypatch):
     monkeypatch.setenv("MEMVAE_RUNS_DIR", str(tmp_path))
     assert main(["train", "mem/frey/*-b10", "--profile", "smoke", "--device", "cpu", "--jobs", "2"]) == 0
     assert sorted(p.parent.name.split("-")[1] for p in tmp_path.glob("*/done")) == ["MemVAE", "VAE"]
-    with pytest.raises(SystemExit, match="no experiment matches mem/nope"):
-        main(["train", "mem/nope", "--profile", "smoke"])
+
+
+@pytest.mark.parametrize("command", ["train", "eval"])
+def test_an_unknown_name_is_a_usage_error_naming_it_the_closest_names_and_the_list(command, monkeypatch, capsys):
+    """Exit 2 as for any bad option (not 1, a failed run), before anything is trained."""
+    from memvae_lib import runs
+
+    monkeypatch.setattr(runs, "get_or_train", lambda *a, **k: pytest.fail("trained before the check"))
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "mem/frey/VAE-b1000", "--profile", "smoke"])
+    assert exit_.value.code == 2
+    error = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert error == [f"memvae {command}: error: no experiment matches 'mem/frey/VAE-b1000' (did you mean "
+                     f"mem/frey/VAE-b100, mem/frey/VAE-b10, mem/frey/MEM-VAE-b100?) at profile 'smoke'; "
+                     f"`memvae {command} --list --profile smoke` lists the names"]
+
+
+def test_train_names_only_the_patterns_that_match_nothing(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "mem/frey/*", "zzz/*", "--profile", "smoke"])
+    assert exit_.value.code == 2
+    assert "no experiment matches 'zzz/*' at profile 'smoke'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["train", "eval"])
+def test_list_shows_each_name_with_what_it_trains(command, capsys):
+    from memvae_lib import experiments
+
+    assert main([command, "--list", "--profile", "laptop"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == experiments.experiment_names("laptop")
+    described = {line.split()[0]: line.split(maxsplit=1)[1] for line in lines}
+    assert described["mem/mnist/MEM-IWAE-50"] == (
+        "MemVAEConfig 784-500-500-100, relu+BN, bernoulli, k=50, LRE (0.1, 0.1), memory (70, 30) slots, sigmoid "
+        "attention, ladder composition; trained on mnist (first 10,000), 2 epochs, batch 100")
+    assert described["mem/frey/VAE-b10"] == ("VAEConfig 560-200-10, relu+BN, gaussian, k=1; trained on frey, "
+                                             "40 epochs, batch 10")
+    # names that differ in one setting are told apart by it
+    assert len(set(described.values())) == len(described), "two experiments with the same description"
+
+
+def test_train_and_eval_help_say_what_they_do_and_what_a_profile_is(capsys):
+    texts = {}
+    for command in ("train", "eval"):
+        with pytest.raises(SystemExit) as exit_:
+            main([command, "--help"])
+        assert exit_.value.code == 0
+        texts[command] = " ".join(capsys.readouterr().out.split())
+        assert "--profile PROFILE the compute budget: smoke (seconds per notebook" in texts[command]
+        assert "--progress-seconds S" in texts[command]
+    assert "Train the named experiments" in texts["train"] and "exit status: 0 every run finished" in texts["train"]
+    assert "Print a named experiment's test log-likelihood" in texts["eval"]
+
+
+class Stream:
+    """sys.stdout / sys.stderr as a terminal or not."""
+
+    def __init__(self, tty: bool):
+        self.tty = tty
+
+    def isatty(self):
+        return self.tty
+
+
+@pytest.mark.parametrize("stdout_tty, stderr_tty, workers, expected", [
+    (True, True, False, None),        # a terminal, one run: the bar (MEMVAE_PROGRESS left unset, auto)
+    (False, True, False, "lines"),    # memvae train ... > log
+    (True, False, False, "lines"),    # memvae train ... 2> log
+    (False, False, False, "lines"),   # memvae train ... > log 2>&1, nohup, a CI job
+    (True, True, True, "lines"),      # --jobs 2: two workers' bars would overwrite each other
+])
+def test_progress_lines_unless_all_in_a_terminal(monkeypatch, stdout_tty, stderr_tty, workers, expected):
+    from memvae_lib.train_jobs import progress_lines
+
+    monkeypatch.delenv("MEMVAE_PROGRESS", raising=False)
+    monkeypatch.delenv("MEMVAE_PROGRESS_SECONDS", raising=False)
+    monkeypatch.setattr(sys, "stdout", Stream(stdout_tty))
+    monkeypatch.setattr(sys, "stderr", Stream(stderr_tty))
+    with progress_lines(2.5, workers=workers):
+        assert os.environ.get("MEMVAE_PROGRESS") == expected
+        assert os.environ["MEMVAE_PROGRESS_SECONDS"] == "2.5"
+    # undone afterwards: main() may be called in-process
+    assert "MEMVAE_PROGRESS" not in os.environ and "MEMVAE_PROGRESS_SECONDS" not in os.environ
+
+
+def test_the_callers_progress_setting_wins(monkeypatch):
+    from memvae_lib.train_jobs import progress_lines
+
+    monkeypatch.setenv("MEMVAE_PROGRESS", "0")
+    monkeypatch.setattr(sys, "stdout", Stream(False))
+    with progress_lines(None, workers=True):
+        assert os.environ["MEMVAE_PROGRESS"] == "0"
+    assert os.environ["MEMVAE_PROGRESS"] == "0"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -43,7 +134,7 @@ import os, sys, time
 from pathlib import Path
 
 import memvae_lib.experiments as experiments
-from memvae_lib import cli
+from memvae_lib import cli, train_jobs
 
 
 def busy_run_spec(name, profile):
@@ -67,9 +158,31 @@ def _wait_for(condition, timeout: float, interval: float = 0.2):
     return condition()
 
 
+def _children(pid: int) -> list[int]:
+    """The child processes of `pid` (every thread's), from /proc."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _resource_tracker(pid: int) -> int | None:
+    """multiprocessing's resource tracker started by `pid`: it is what warns of leaked semaphores."""
+    for child in _children(pid):
+        with contextlib.suppress(FileNotFoundError):
+            if b"resource_tracker" in Path(f"/proc/{child}/cmdline").read_bytes():
+                return child
+    return None
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
-def test_killing_memvae_train_alone_ends_its_worker_processes(tmp_path, sig):
+@pytest.mark.parametrize("sig, code", [(signal.SIGKILL, -signal.SIGKILL), (signal.SIGTERM, 128 + signal.SIGTERM),
+                                       (signal.SIGINT, 128 + signal.SIGINT)], ids=["SIGKILL", "SIGTERM", "SIGINT"])
+def test_killing_memvae_train_alone_ends_its_worker_processes(tmp_path, sig, code):
+    """Whatever ends `memvae train --jobs 2` (kill -9 or kill to it alone, Ctrl-C to its process group
+    as a terminal sends it) ends its workers without waiting for their runs, without a traceback, and
+    multiprocessing does not warn of leaked semaphores."""
     launcher, marks, log = tmp_path / "launch.py", tmp_path / "marks", tmp_path / "log.txt"
     launcher.write_text(BUSY_LAUNCHER)
     marks.mkdir()
@@ -77,20 +190,30 @@ def test_killing_memvae_train_alone_ends_its_worker_processes(tmp_path, sig):
     command = [sys.executable, str(launcher), "train", "mem/frey/*-b10", "--profile", "smoke", "--device", "cpu",
                "--jobs", "2"]
     with open(log, "w") as out:
-        parent = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    workers = []
+        parent = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    workers, tracker = [], None
     try:
         workers = _wait_for(lambda: [int(p.name) for p in marks.iterdir()] if len(list(marks.iterdir())) == 2
                             else None, timeout=180)
         assert workers, f"the two workers never started a run:\n{log.read_text()}"
         assert parent.poll() is None and parent.pid not in workers  # busy in workers, parent waiting
-        os.kill(parent.pid, sig)  # the parent alone, not its process group (the test's own)
-        parent.wait(timeout=30)
+        tracker = _resource_tracker(parent.pid)
+        if sig == signal.SIGINT:
+            os.killpg(parent.pid, sig)  # Ctrl-C: the workers get it too
+        else:
+            os.kill(parent.pid, sig)  # the parent alone
+        assert parent.wait(timeout=30) == code, log.read_text()  # the runs sleep 300 s: not waited for
         survivors = _wait_for(lambda: not any(alive(pid) for pid in workers), timeout=10) or \
             [pid for pid in workers if alive(pid)]
         assert survivors is True, f"workers {survivors} outlived `memvae train` killed by {sig.name}"
+        # the tracker writes its warning as it ends, once the parent is gone
+        assert tracker is None or _wait_for(lambda: not alive(tracker), timeout=30), "the resource tracker lives on"
+        assert "leaked semaphore" not in log.read_text()
+        if sig != signal.SIGKILL:
+            assert "stopped every run; the same command resumes each from its last checkpoint" in log.read_text()
+            assert "Traceback" not in log.read_text()
     finally:
-        for pid in [parent.pid, *workers]:
+        for pid in [parent.pid, *workers] + ([tracker] if tracker else []):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         parent.wait(timeout=30)
@@ -98,7 +221,7 @@ def test_killing_memvae_train_alone_ends_its_worker_processes(tmp_path, sig):
 
 def test_jobs_1_trains_in_this_process_without_workers(monkeypatch, capsys):
     pids = []
-    monkeypatch.setattr(cli, "_train_one", lambda name, *args: pids.append(os.getpid()) or "done   (stub)")
+    monkeypatch.setattr(train_jobs, "train_one", lambda name, *args: pids.append(os.getpid()) or "done   (stub)")
     assert main(["train", "mem/frey/*-b10", "--profile", "smoke", "--device", "cpu"]) == 0
     assert pids == [os.getpid(), os.getpid()]
     assert capsys.readouterr().out.count("done   (stub)") == 2
@@ -106,7 +229,7 @@ def test_jobs_1_trains_in_this_process_without_workers(monkeypatch, capsys):
 
 def test_a_single_run_needs_no_worker_even_with_jobs(monkeypatch):
     pids = []
-    monkeypatch.setattr(cli, "_train_one", lambda name, *args: pids.append(os.getpid()) or "done   (stub)")
+    monkeypatch.setattr(train_jobs, "train_one", lambda name, *args: pids.append(os.getpid()) or "done   (stub)")
     assert main(["train", "mem/frey/VAE-b10", "--profile", "smoke", "--device", "cpu", "--jobs", "4"]) == 0
     assert pids == [os.getpid()]
 

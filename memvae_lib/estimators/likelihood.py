@@ -56,7 +56,8 @@ def iw_log_likelihood(
     device: `DEFAULT_MEMORY_BUDGET_MB`) unless `example_batch` is given. With `seed`, the global RNG
     is forked and seeded (the caller's RNG state is unchanged afterwards); the samples then depend
     on the seed, the chunking and the device. `progress`: a bar over the calls; None shows it where
-    `memvae_lib.progress` does (a terminal, or MEMVAE_PROGRESS=1), never under papermill or CI.
+    `memvae_lib.progress` does (a terminal, a JupyterLab kernel, a log line of `memvae eval`), never
+    under papermill, nbval or CI.
     """
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
@@ -73,7 +74,7 @@ def iw_log_likelihood(
         memory_budget_mb = DEFAULT_MEMORY_BUDGET_MB.get(device.type, DEFAULT_MEMORY_BUDGET_MB["cpu"])
     batch, k_chunk = _plan(n, int(k), d_x, x.element_size(), memory_budget_mb, example_batch)
     n_calls = math.ceil(n / batch) * math.ceil(k / k_chunk)
-    bar = progress_bar(total=n_calls, desc=f"L_{k}", enabled=progress)
+    bar = progress_bar(total=n_calls, desc=f"L_{k} estimate", unit="chunk", enabled=progress)
 
     out = torch.empty(n, dtype=torch.float64)
     with evaluation_mode(model), seeded(seed, device):
