@@ -187,7 +187,7 @@ def test_memory_views_draw_the_attention_of_each_layer_and_the_difference():
     fig = mem_explore.memory_off_view(model, x, 2, "both", image_shape=(6, 6))
     z = explore.posterior_mean(model, x[2])
     mean_abs = float(mem_explore.memory_off(model, z, (1, 2)).difference.abs().mean())
-    assert f"mean |.| {mean_abs:.3f}" in fig.axes[3].get_title()
+    assert f"mean |.| {mean_abs:.2g} per pixel" in fig.axes[3].get_title()
 
 
 # ---- eVAE: the chosen epitome and its traversal --------------------------------------------------

@@ -121,7 +121,7 @@ def memory_off_figure(x, result: MemoryOff, image_shape=(28, 28), title: str = "
     scale = max(float(np.abs(diff).max()), 1e-3)  # symmetric, so white is "no change"
     im = axes[3].imshow(diff, cmap="RdBu_r", vmin=-scale, vmax=scale, interpolation="nearest")
     axes[3].set_axis_off()
-    axes[3].set_title(f"off - on: mean |.| {np.abs(diff).mean():.3f}", fontsize=9)
+    axes[3].set_title(f"off - on: mean |.| {np.abs(diff).mean():.2g} per pixel", fontsize=9)
     fig.colorbar(im, ax=axes[3], fraction=0.046, pad=0.04).ax.tick_params(labelsize=7)
     if result.layers and not result.switched:
         axes[3].text(0.5, -0.08, "no memory in these layers", transform=axes[3].transAxes, ha="center", fontsize=8)
