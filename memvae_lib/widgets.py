@@ -29,13 +29,26 @@ def _choices(spec) -> int:
     return int(round((hi - lo) / step)) + 1 if step > 0 and hi > lo else 1
 
 
+def readout_format(step: float) -> str:
+    """A float slider's readout with as many decimals as its step has (0.001 -> '.3f'), so every
+    position reads differently (ipywidgets' default '.2f' showed 0.01 for 0.012)."""
+    decimals = 0
+    while decimals < 6 and abs(step * 10 ** decimals - round(step * 10 ** decimals)) > 1e-9:
+        decimals += 1
+    return f".{max(decimals, 1)}f"
+
+
 def _control(name, spec, widgets):
+    # the label at its full width: ipywidgets cuts a description longer than ~10 characters ("switched_...")
+    style = {"description_width": "initial"}
     if isinstance(spec, list):
-        return widgets.Dropdown(options=spec, value=spec[0], description=name)
+        return widgets.Dropdown(options=spec, value=spec[0], description=name, style=style)
     lo, hi, step, default = spec
-    integral = all(isinstance(v, numbers.Integral) for v in spec)
-    cls = widgets.IntSlider if integral else widgets.FloatSlider
-    return cls(min=lo, max=hi, step=step, value=default, description=name, continuous_update=False)
+    if all(isinstance(v, numbers.Integral) for v in spec):
+        return widgets.IntSlider(min=lo, max=hi, step=step, value=default, description=name, style=style,
+                                 continuous_update=False)
+    return widgets.FloatSlider(min=lo, max=hi, step=step, value=default, description=name, style=style,
+                               readout_format=readout_format(step), continuous_update=False)
 
 
 def _show(fig):

@@ -131,3 +131,19 @@ def test_a_one_value_control_is_held_fixed(monkeypatch, capsys):
     assert len(wired) == 1
     assert "single value at this profile" in capsys.readouterr().out
     assert fig.axes[0].get_title() == "only"
+
+
+@pytest.mark.parametrize("step, fmt", [(0.001, ".3f"), (0.01, ".2f"), (0.1, ".1f"), (0.5, ".1f"), (0.25, ".2f"),
+                                       (1.0, ".1f"), (2.5e-5, ".6f")])
+def test_a_float_slider_reads_out_every_step(step, fmt):
+    from memvae_lib.widgets import readout_format
+    assert readout_format(step) == fmt
+
+
+def test_controls_show_their_whole_label():
+    ipywidgets = pytest.importorskip("ipywidgets")
+    from memvae_lib.widgets import _control
+    dropdown = _control("switched_off", ["layer 1", "both"], ipywidgets)
+    slider = _control("threshold", (0.001, 0.05, 0.001, 0.02), ipywidgets)
+    assert dropdown.style.description_width == slider.style.description_width == "initial"
+    assert slider.readout_format == ".3f"
