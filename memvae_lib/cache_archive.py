@@ -160,6 +160,10 @@ def _safe_name(name: str) -> bool:
     return bool(name) and not p.is_absolute() and ".." not in p.parts and "\\" not in name
 
 
+def _first(names: list[str], n: int = 3) -> str:
+    return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
+
+
 def read_archive(archive: str | os.PathLike) -> tuple[dict, dict[str, bytes]]:
     """The manifest and every member's bytes, each checked against the manifest. ArchiveError with
     the archive's name, what is wrong and the fix, before anything is written anywhere."""
@@ -193,7 +197,10 @@ def read_archive(archive: str | os.PathLike) -> tuple[dict, dict[str, bytes]]:
                            f"{fix}") from e
     extra, absent = sorted(set(members) - set(listed)), sorted(set(listed) - set(members))
     if extra or absent:
-        raise ArchiveError(f"{archive}: damaged: members {extra + absent} do not match its manifest; {fix}")
+        # a flipped byte in a compressed archive garbles every member after it: name a few, count the rest
+        wrong = "; ".join(f"{len(names)} {what} ({_first(names)})" for names, what in
+                          ((absent, "listed file(s) missing"), (extra, "member(s) not listed")) if names)
+        raise ArchiveError(f"{archive}: damaged: members do not match its manifest: {wrong}; {fix}")
     for name, data in members.items():
         entry = listed[name]
         if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
