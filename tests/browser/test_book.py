@@ -226,11 +226,13 @@ def _plain(text: str) -> str:
     return " ".join(re.sub(r"[*_`\\]", "", text).split())
 
 
-def test_the_landing_page_claims_table_is_the_results_json(browser, book_html):
-    shown, _ = scoreboard_results(FIGURES)
+def check_claims_table(browser, html: Path, figures: Path):
+    """The landing page of the book at `html` shows, row by row, the claims of the laptop and paper
+    results JSON under `figures`, each linked to its notebook's page, and the verdict counts."""
+    shown, _ = scoreboard_results(figures)
     expected = [(_plain(c["statement"]), c["section"], c["verdict"], d["profile"], name)
                 for name, d in sorted((d["notebook"], d) for d in shown.values()) for c in d.get("claims", [])]
-    with serve(book_html) as base:
+    with serve(html) as base:
         context = browser.new_context()
         tab = context.new_page()
         tab.goto(base + "index.html", wait_until="load", timeout=PAGE_TIMEOUT_MS)
@@ -254,12 +256,50 @@ def test_the_landing_page_claims_table_is_the_results_json(browser, book_html):
     assert got == expected
     for row, (*_, name) in zip(rows, expected):
         assert row["href"] == f"notebooks/{name}.html", row  # the claim's notebook page in this book
+    claims = [c for _, d in sorted((d["notebook"], d) for d in shown.values()) for c in d.get("claims", [])]
+    for row, c in zip(rows, claims):  # our measured effect, as the JSON holds it (2 decimals), or none
+        ours = row["cells"][3]
+        assert (ours == "-") if c["ours"] is None else (f"{abs(c['ours']):.2f}" in ours), (row, c["ours"])
     for profile in COMMITTED_PROFILES:
         claims = [c for d in shown.values() if d["profile"] == profile for c in d.get("claims", [])]
         if claims:
             n = count_verdicts(claims)
             line = f"{profile}: " + ", ".join(f"{n[v]} {v}" for v in VERDICTS) + f" ({len(claims)} claims)"
             assert line in " ".join(text.split())
+
+
+def test_the_landing_page_claims_table_is_the_committed_results_json(browser, book_html):
+    check_claims_table(browser, book_html, FIGURES)
+
+
+def _claim(verdict_shows: bool, n: int):
+    from memvae_lib.claims import estimate, exceeds, not_measurable
+
+    who = dict(paper="mem", section="Sec. 5.1, Table 1")
+    if verdict_shows:
+        return exceeds(estimate([0.91, 0.85], test_se=0.05, floor=0.1), id=f"mem/t/gain-{n}",
+                       statement=f"MEM-VAE *beats* VAE on MNIST (k={n})", paper_effect=1.26, unit="nats", **who)
+    return not_measurable(id=f"mem/t/omniglot-{n}", statement="MEM-VAE beats VAE on OMNIGLOT | at most",
+                          reason="not trained at this profile", paper_value=0.4, **who)
+
+
+def test_the_claims_table_shows_judged_claims_of_both_profiles(browser, tmp_path):
+    """Whatever figures/ holds today: results with claims at laptop and at paper (and a smoke one,
+    left out) build a landing page whose table is theirs, with the counts per profile."""
+    from memvae_lib.results import Row, write_results
+
+    figures = tmp_path / "figures"
+    write_results("mem/table1_log_likelihood", "laptop", [Row("q", "m", 1.0)], device="cpu", protocol={},
+                  claims=[_claim(True, 1), _claim(False, 2)], figures_dir=figures)
+    write_results("evae/table2_iw_log_likelihood", "paper", [Row("q", "m", 1.0)], device="cpu", protocol={},
+                  claims=[_claim(True, 3)], figures_dir=figures)
+    write_results("mem/fig4_random_generation", "smoke", [Row("q", "m", 1.0)], device="cpu", protocol={},
+                  claims=[_claim(True, 4)], figures_dir=figures)
+    done = subprocess.run([sys.executable, str(REPO / "book" / "build.py"), "--figures", str(figures),
+                           "--out", str(tmp_path / "book")], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"book build failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert len(scoreboard_results(figures)[0]) == 2
+    check_claims_table(browser, tmp_path / "book" / "html", figures)
 
 
 def test_the_checker_reports_a_broken_fixture_page_and_a_deleted_figure(browser, book_html, tmp_path):
