@@ -68,8 +68,9 @@ def publish_executed(executed: str | os.PathLike, name: str, profile: str,
     None at a profile that is not committed (smoke and the like publish nothing).
 
     `figures_dir` defaults to `results_dir(source)` (`source`: the source notebook), where the
-    notebook wrote its PNG and results JSON. A copy executed at another profile, or holding an error
-    output (a failed run), is refused with a ValueError: it would pass for a good laptop run."""
+    notebook wrote its PNG and results JSON. A copy executed at another profile, holding an error
+    output (a failed run), or unfinished (papermill still writing it, or the batch stopped) is refused
+    with a ValueError: it would pass for a good laptop run."""
     import nbformat
 
     if profile not in COMMITTED_PROFILES:
@@ -78,6 +79,14 @@ def publish_executed(executed: str | os.PathLike, name: str, profile: str,
     ran_at = (nb.metadata.get("papermill") or {}).get("parameters", {}).get("profile")
     if ran_at is not None and ran_at != profile:  # a smoke copy must never pass for a laptop one
         raise ValueError(f"{executed} was executed at profile {ran_at!r}, not {profile!r}: not published")
+    papermill = nb.metadata.get("papermill") or {}
+    unfinished = [i for i, c in enumerate(nb.cells)
+                  if (c.metadata.get("papermill") or {}).get("status") in ("pending", "running")]
+    # papermill writes the copy as it goes: a batch still running (or killed) leaves a partial one
+    if unfinished or ("end_time" in papermill and papermill["end_time"] is None):
+        raise ValueError(f"{executed} is unfinished (cells from {unfinished[0] if unfinished else '?'} never ran: "
+                         f"its batch is still running, or was stopped): not published; let it finish, or rerun "
+                         f"`memvae figures --profile {profile} --only {name}`")
     if any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", [])):
         raise ValueError(f"{executed} holds an error output (a failed run): not published; rerun "
                          f"`memvae figures --profile {profile} --only {name}`")

@@ -71,11 +71,20 @@ def test_smoke_publishes_nothing(tmp_path):
     assert not figures.exists()
 
 
+def _unfinished():
+    """A copy papermill is still writing: the end time unset, the last cell pending."""
+    nb = _executed()
+    nb.metadata["papermill"]["end_time"] = None
+    nb.cells[-1].metadata["papermill"]["status"] = "pending"
+    return nb
+
+
 @pytest.mark.parametrize("nb, message", [
     (_executed(profile="smoke"), "executed at profile 'smoke', not 'laptop'"),
     (_executed(error=True), "holds an error output"),
+    (_unfinished(), r"is unfinished \(cells from 1 never ran"),
 ])
-def test_a_copy_of_another_profile_or_a_failed_run_is_refused(tmp_path, nb, message):
+def test_a_copy_of_another_profile_a_failed_or_an_unfinished_run_is_refused(tmp_path, nb, message):
     figures = tmp_path / "figures"
     with pytest.raises(ValueError, match=message):
         publish_executed(_write(copy.deepcopy(nb), tmp_path / "a.ipynb"), "mem/table1", "laptop", figures)
