@@ -59,7 +59,7 @@ mathjax2_config = {
     "messageStyle": "none",
     "showMathMenu": False,
 }
-# no reference to any other site's resources: the pages must render offline
+# arrow keys scroll the page instead of turning it (the theme's default since 0.14)
 html_theme_options["navigation_with_keys"] = False
 
 suppress_warnings = [

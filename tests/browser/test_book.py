@@ -135,6 +135,9 @@ def check_page(browser, base: str, html: Path, page: str, screenshot: Path | Non
     tab.on("pageerror", lambda e: report.errors.append(f"JavaScript error: {e}"))
     tab.on("requestfailed", lambda r: failed.append(f"{r.url} ({r.failure})"))
     tab.on("response", lambda r: failed.append(f"{r.url} (HTTP {r.status})") if r.status >= 400 else None)
+    # the book must render offline (a reading group's laptop, CI): nothing fetched from another site
+    tab.on("request", lambda r: report.errors.append(f"fetched from another site: {r.url}")
+           if r.url.startswith(("http:", "https:")) and not r.url.startswith(base) else None)
     try:
         response = tab.goto(base + page, wait_until="load", timeout=PAGE_TIMEOUT_MS)
         if response is None or not response.ok:
@@ -321,10 +324,12 @@ def test_the_checker_reports_a_broken_fixture_page_and_a_deleted_figure(browser,
         missing = check_page(browser, base, site, page)
         intact = check_page(browser, base, site, "index.html")
     expected = [f"image not shown: {base}_images/no-such-figure.png", f"broken link: {base}mem-gone.html",
-                f"broken anchor: {base}evae.html#no-such-section", "raw TeX in the text: '$x^2 + y$'"]
+                f"broken anchor: {base}evae.html#no-such-section", "raw TeX in the text: '$x^2 + y$'",
+                "fetched from another site: https://example.org/figure.png"]
     assert [e for e in expected if e not in broken.errors] == [], broken.errors
-    # nothing else: the fixture's image also fails as a request, and the rest of the page is sound
-    assert [e for e in broken.errors if e not in expected and "no-such-figure.png" not in e] == [], broken.errors
+    # nothing else: the fixture's images also fail as requests, and the rest of the page is sound
+    assert [e for e in broken.errors if e not in expected
+            and "no-such-figure.png" not in e and "example.org" not in e] == [], broken.errors
     assert any(e.startswith("image not shown:") and image in e for e in missing.errors), missing.errors
     assert intact.errors == [] and intact.math > 0, intact.errors
 
