@@ -249,7 +249,8 @@ def build_scoreboard(figures_dir: str | os.PathLike, link_prefix: str = "") -> s
 
 def build_gallery(figures_dir: str | os.PathLike, link_prefix: str = "") -> str:
     """One image per notebook (the PNG named after its laptop or paper results JSON), linked to the
-    notebook that makes it (`link_prefix`: the way from the page's folder to the project root)."""
+    notebook's executed copy beside it, else to its source (`link_prefix`: the way from the page's
+    folder to the project root)."""
     figures_dir = Path(figures_dir)
     shown, _ = scoreboard_results(figures_dir)
     cells = []
@@ -257,7 +258,9 @@ def build_gallery(figures_dir: str | os.PathLike, link_prefix: str = "") -> str:
         if figures_dir / png.parent.name / f"{png.stem}.json" not in shown:
             continue  # secondary figures of a notebook, or a notebook run at another profile
         name = f"{png.parent.name}/{png.stem}"
-        cells.append(f"[**{name}**]({link_prefix}notebooks/{name}.ipynb)<br>"
+        # the executed copy (outputs kept, rendered by the repository's web page) when it is there
+        notebook = f"{figures_dir.name}/{name}" if png.with_suffix(".ipynb").is_file() else f"notebooks/{name}"
+        cells.append(f"[**{name}**]({link_prefix}{notebook}.ipynb)<br>"
                      f"<img src=\"{link_prefix}{figures_dir.name}/{name}.png\" width=\"400\">")
     if not cells:
         return "_No figures yet: run `make figures`._"

@@ -158,6 +158,9 @@ def test_gallery_shows_each_notebooks_main_figure_linked_to_it(tmp_path):
     gallery = build_gallery(figures)
     assert '[**mem/fig4**](notebooks/mem/fig4.ipynb)' in gallery and 'src="figures/mem/fig4.png"' in gallery
     assert "fig4_samples" not in gallery
+    (figures / "mem" / "fig4.ipynb").write_text("{}")  # its executed copy, published: the link goes there
+    assert '[**mem/fig4**](figures/mem/fig4.ipynb)' in build_gallery(figures)
+    (figures / "mem" / "fig4.ipynb").unlink()
     readme = tmp_path / "README.md"
     readme.write_text(f"{GALLERY_START}\nold\n{GALLERY_END}\n{SCOREBOARD_START}\n{SCOREBOARD_END}\n")
     assert update_page(readme, figures) and "old" not in readme.read_text()
