@@ -25,6 +25,9 @@ myst_substitutions = {
     "evae_arxiv": f"[arXiv:{evae.ARXIV.rsplit('/', 1)[-1]}]({evae.ARXIV})",
 }
 
+# text as the notebooks and the results JSON hold it: no typographic quotes or dashes
+smartquotes = False
+
 html_theme = "sphinx_book_theme"
 html_title = "memvae: read without running"
 html_theme_options = {
@@ -37,7 +40,8 @@ html_show_sourcelink = False
 
 # MathJax 2.7 from the jupyter-server-mathjax wheel, copied into _static/ (html_static_path copies
 # a folder's contents); the config below is the one Sphinx documents for MathJax 2.
-html_static_path = [str(Path(jupyter_server_mathjax.__file__).parent / "static")]
+html_static_path = [str(Path(jupyter_server_mathjax.__file__).parent / "static"), "static"]
+html_css_files = ["memvae.css"]
 mathjax_path = "MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
 mathjax2_config = {
     "tex2jax": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]],
