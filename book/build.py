@@ -15,6 +15,7 @@ protocols page. Sphinx warnings fail the build: a broken link or image is never 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from memvae_lib.results import CLAIMS_END, CLAIMS_START, build_claims_table
 
 BOOK = Path(__file__).resolve().parent
 PAPERS = {"mem": mem, "evae": evae}
+BOOK_MODULES = ("sphinx", "myst_nb", "sphinx_book_theme", "jupyter_server_mathjax")  # the 'book' extra
 MISSING_CLASS = "memvae-missing-executed-copy"  # the placeholder's admonition, found by the browser test
 
 
@@ -136,6 +138,11 @@ def main(argv=None) -> int:
     parser.add_argument("--require-executed", action="store_true", help="fail when a notebook has no executed copy")
     parser.add_argument("--jobs", default="auto", help="sphinx-build -j")
     args = parser.parse_args(argv)
+    absent = [m for m in BOOK_MODULES if importlib.util.find_spec(m) is None]
+    if absent:  # before staging: otherwise Sphinx's own failure reads like a broken page
+        print(f"book: {', '.join(absent)} not installed in {sys.prefix}: pip install -e '.[book]' "
+              "(make setup does)", file=sys.stderr)
+        return 2
     start = time.perf_counter()
     src, html = args.out / "src", args.out / "html"
     missing = stage(src, args.figures, args.executed or args.figures, root)

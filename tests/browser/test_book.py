@@ -51,7 +51,7 @@ def _build_module():
 @pytest.fixture(scope="session")
 def book_html() -> Path:
     """`make book`'s build (book/build.py) into book/_build/html; fails the session when it fails."""
-    for module in ("sphinx", "myst_nb", "sphinx_book_theme", "jupyter_server_mathjax"):
+    for module in _build_module().BOOK_MODULES:
         if importlib.util.find_spec(module) is None:
             what = f"{module} is not installed: pip install -e '.[book]' (make setup does)"
             if os.environ.get("MEMVAE_BROWSER_REQUIRED") == "1":  # as the conftest's fixtures do
