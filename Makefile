@@ -30,7 +30,7 @@ pytest = $(PY) -m pytest $(1) || { rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest 
 .PHONY: help setup figures scoreboard book test unit nbval browser goldens lab clean
 
 help:
-	@echo "make figures   setup, run every notebook at PROFILE=$(PROFILE) (ONLY=pattern, DEVICE=cuda, JOBS=n), rebuild the README scoreboard"
+	@echo "make figures   setup, run every notebook at PROFILE=$(PROFILE) (ONLY=pattern, DEVICE=cuda, JOBS=n), publish the executed copies, rebuild the claims table, gallery and scoreboard"
 	@echo "make test      setup, unit tests, the smoke notebooks checked against tests/goldens (nbval), then every notebook in JupyterLab and every page of the book in headless Chromium (make browser)"
 	@echo "make book      the executed notebooks (figures/<paper>/*.ipynb) as a static site in book/_build/html; runs no kernel"
 	@echo "make lab       JupyterLab on http://127.0.0.1:$(LAB_PORT)/lab (no token; LAB_PORT=...)"

@@ -310,7 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memvae", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    fig = sub.add_parser("figures", help="execute the notebooks (papermill), then rebuild the README scoreboard")
+    fig = sub.add_parser("figures", help="execute the notebooks (papermill), then rebuild the generated "
+                                         "tables (README.md, docs/scoreboard.md)")
     fig.add_argument("--profile", type=_profile, default="laptop", help="smoke | laptop | paper (default laptop)")
     fig.add_argument("--only", help="notebook name pattern(s), comma-separated: substring or glob, "
                                     "e.g. mem/table1 or 'evae/*'")
@@ -318,7 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     fig.add_argument("--jobs", type=_positive_int, default=1, help="notebooks run at once (default 1)")
     fig.set_defaults(func=_figures)
 
-    sub.add_parser("scoreboard", help="rebuild the README scoreboard from figures/*/*.json") \
+    sub.add_parser("scoreboard", help="rebuild the claims table and gallery (README.md) and the "
+                                      "scoreboard (docs/scoreboard.md) from figures/*/*.json") \
         .set_defaults(func=_scoreboard)
 
     for name, func, text in (("train", _train, "train (or load from the runs cache) named experiments"),
