@@ -3,8 +3,10 @@ resolves, equations render, and the landing page's claims table is the results J
 
 The session builds the book once from the committed executed notebooks and results (figures/), as
 `make book` does (about 20 s; no kernel runs), into book/_build/, serves it on 127.0.0.1 and opens
-every page. Screenshots go to book/_build/screenshots/. A copy of the site with an image deleted, a
-link broken and raw TeX left in a page proves that the checker reports each.
+every page. Screenshots go to book/_build/screenshots/. A copy of the site holding
+fixtures/broken_book_page.html (a missing image, a broken link and anchor, raw TeX, an image from
+another site) and missing one real figure proves that the checker reports each fault. A second,
+scratch build from results with judged claims checks the claims table whatever figures/ holds.
 """
 
 from __future__ import annotations
