@@ -78,10 +78,12 @@ browser: setup
 goldens: setup
 	$(PY) scripts/refresh_goldens.py $(if $(ONLY),--only '$(ONLY)') --jobs $(JOBS)
 
-# Local only (127.0.0.1), so no token to type; root (containers) must be allowed explicitly.
+# Local only (127.0.0.1), so no token to type; root (containers) must be allowed explicitly. A save
+# of a notebook source (autosave too) writes it without outputs (memvae_lib/lab.py).
 LAB_PORT ?= 8888
 lab: setup
 	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) --IdentityProvider.token='' \
+		--ContentsManager.pre_save_hook=memvae_lib.lab.strip_outputs \
 		--ServerApp.root_dir=$(CURDIR) --ServerApp.default_url=/lab/tree/notebooks \
 		$(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True)
 

@@ -2,7 +2,8 @@
 
 Executed copies live elsewhere (notebooks/_build/, ignored; figures/<paper>/<name>.ipynb, published
 by memvae_lib/publish.py; tests/goldens/), so an output in a source means a notebook was saved from
-JupyterLab after running it. The failure names each file and the command that cleans it."""
+JupyterLab after running it (`make lab` prevents that: memvae_lib/lab.py strips them on save). The
+failure names each file and the command that cleans it."""
 
 from pathlib import Path
 
@@ -69,3 +70,40 @@ def test_the_command_named_in_the_failure_cleans_a_notebook(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert dirt(path) == []
+
+
+# ------------------------------------------------------------------------------------------------
+# the filter: `make lab` saves notebook sources without outputs (memvae_lib/lab.py)
+
+def _executed_model():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)", execution_count=1, outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="1\n")]), nbformat.v4.new_markdown_cell("hi")])
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    return {"type": "notebook", "format": "json", "content": nb}
+
+
+def test_jupyter_saves_a_source_clean_and_an_executed_copy_as_it_is(tmp_path):
+    """Jupyter Server's own contents manager, configured as `make lab` configures it (the hook named
+    by its import string): a save under notebooks/<paper>/ is clean on disk, elsewhere untouched."""
+    from jupyter_server.services.contents.filemanager import FileContentsManager
+    from traitlets.config import Config
+
+    config = Config()
+    config.ContentsManager.pre_save_hook = "memvae_lib.lab.strip_outputs"
+    manager = FileContentsManager(root_dir=str(tmp_path), config=config)
+    for folder in ("notebooks/mem", "notebooks/_build/laptop", "figures/mem"):
+        (tmp_path / folder).mkdir(parents=True)
+    manager.save(_executed_model(), "notebooks/mem/a.ipynb")
+    manager.save(_executed_model(), "notebooks/_build/laptop/a.ipynb")
+    manager.save(_executed_model(), "figures/mem/a.ipynb")
+    saved = tmp_path / "notebooks" / "mem" / "a.ipynb"
+    assert dirt(saved) == [] and "widgets" not in nbformat.read(saved, as_version=4).metadata
+    assert nbformat.read(saved, as_version=4).cells[0].source == "print(1)"  # the code itself is kept
+    for kept in ("notebooks/_build/laptop/a.ipynb", "figures/mem/a.ipynb"):
+        assert dirt(tmp_path / kept) == ["cell 0 has 1 output(s)", "cell 0 has execution count 1"], kept
+
+
+def test_make_lab_installs_the_filter():
+    makefile = (project_root() / "Makefile").read_text()
+    lab = makefile[makefile.index("\nlab: "):].split("\n\n")[0]
+    assert "--ContentsManager.pre_save_hook=memvae_lib.lab.strip_outputs" in lab
