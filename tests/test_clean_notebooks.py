@@ -58,7 +58,8 @@ def test_the_check_sees_outputs_and_counts_and_skips_executed_copies(tmp_path):
 
 
 def test_the_command_named_in_the_failure_cleans_a_notebook(tmp_path):
-    """The remedy the failure prints works: nbconvert's --clear-output leaves nothing to report."""
+    """The remedy the failure prints works: nbconvert's --clear-output leaves nothing to report (run as
+    `python -m nbconvert`, which is `jupyter nbconvert` without looking up a script on PATH)."""
     import subprocess
     import sys
 
@@ -66,7 +67,7 @@ def test_the_command_named_in_the_failure_cleans_a_notebook(tmp_path):
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)", execution_count=1, outputs=[
         nbformat.v4.new_output("stream", name="stdout", text="1\n")])]), path)
     assert dirt(path)
-    out = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--clear-output", "--inplace", str(path)],
+    out = subprocess.run([sys.executable, "-m", "nbconvert", "--clear-output", "--inplace", str(path)],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert dirt(path) == []
