@@ -1,6 +1,6 @@
 # memvae: the README's commands. `make help` lists them.
 #   make figures [PROFILE=laptop] [ONLY=mem/table1] [DEVICE=cuda] [JOBS=1]
-#   make test | make lab | make goldens | make scoreboard | make setup
+#   make test | make book | make lab | make goldens | make scoreboard | make setup
 
 PROFILE ?= laptop
 ONLY ?=
@@ -27,11 +27,12 @@ export JUPYTER_PATH := $(abspath $(VENV))/share/jupyter$(if $(JUPYTER_PATH),:$(J
 # pytest exits 5 when it collected nothing (e.g. before the first golden): not a failure here.
 pytest = $(PY) -m pytest $(1) || { rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest $(2): nothing collected"; else exit $$rc; fi; }
 
-.PHONY: help setup figures scoreboard test unit nbval browser goldens lab clean
+.PHONY: help setup figures scoreboard book test unit nbval browser goldens lab clean
 
 help:
-	@echo "make figures   setup, run every notebook at PROFILE=$(PROFILE) (ONLY=pattern, DEVICE=cuda, JOBS=n), rebuild the README scoreboard"
-	@echo "make test      setup, unit tests, the smoke notebooks checked against tests/goldens (nbval), then every notebook in JupyterLab in headless Chromium (make browser)"
+	@echo "make figures   setup, run every notebook at PROFILE=$(PROFILE) (ONLY=pattern, DEVICE=cuda, JOBS=n), publish the executed copies, rebuild the claims table, gallery and scoreboard"
+	@echo "make test      setup, unit tests, the smoke notebooks checked against tests/goldens (nbval), then every notebook in JupyterLab and every page of the book in headless Chromium (make browser)"
+	@echo "make book      the executed notebooks (figures/<paper>/*.ipynb) as a static site in book/_build/html; runs no kernel"
 	@echo "make lab       JupyterLab on http://127.0.0.1:$(LAB_PORT)/lab (no token; LAB_PORT=..., LAB_TOKEN=1 on a shared server)"
 	@echo "make goldens   re-execute the notebooks at smoke and refresh tests/goldens"
 	@echo "make setup     create $(VENV) and install (torch only when missing)"
@@ -43,7 +44,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install "$(TORCH)"
-	$(PY) -m pip install -e '.[notebooks,test,cluster]'
+	$(PY) -m pip install -e '.[notebooks,test,cluster,book]'
 	touch $@
 
 figures: setup
@@ -51,6 +52,11 @@ figures: setup
 
 scoreboard: setup
 	$(VENV)/bin/memvae scoreboard
+
+# Read without running: Sphinx renders the executed copies committed under figures/ (book/build.py);
+# a notebook without one gets a page that says so. Warnings (a broken link or image) fail it.
+book: setup
+	$(PY) book/build.py
 
 # The goldens run IS the smoke run: nbval re-executes every golden notebook (its injected
 # parameters say profile smoke), so CI executes each notebook once. Their figures go to _build.
@@ -64,7 +70,8 @@ nbval: setup
 	set -x; MEMVAE_FIGURES_DIR=$(CURDIR)/notebooks/_build/smoke-figures \
 	$(call pytest,--nbval-lax --nbval-current-env tests/goldens -q --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider,tests/goldens); fi
 
-# Every notebook in JupyterLab in headless Chromium at smoke, each slider moved (tests/browser/README.md).
+# Every notebook in JupyterLab in headless Chromium at smoke, each slider moved, then the book built
+# (as `make book`) and every page of it opened (tests/browser/README.md).
 browser: setup
 	MEMVAE_BROWSER_REQUIRED=1 $(call pytest,tests/browser -q -rA -p no:cacheprovider,tests/browser)
 
@@ -74,11 +81,13 @@ goldens: setup
 # Local only (127.0.0.1), so no token to type; root (containers) must be allowed explicitly.
 # On a machine others log in to, loopback is theirs too: LAB_TOKEN=1 keeps Jupyter's own random
 # token (printed in the URL it shows; never on the command line, where `ps` would show it).
+# A save of a notebook source (autosave too) writes it without outputs (memvae_lib/lab.py).
 LAB_PORT ?= 8888
 LAB_TOKEN ?=
 lab: setup
 	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
 		$(if $(filter 1,$(LAB_TOKEN)),,--IdentityProvider.token='') \
+		--ContentsManager.pre_save_hook=memvae_lib.lab.strip_outputs \
 		--ServerApp.root_dir=$(CURDIR) --ServerApp.default_url=/lab/tree/notebooks \
 		$(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True)
 

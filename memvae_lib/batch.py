@@ -4,8 +4,10 @@
 
 Each notebook runs in its own kernel with its own folder as working directory, the profile's YAML
 injected as parameters (types kept), and the executed copy kept under
-notebooks/_build/<profile>/<paper>/<name>.ipynb for inspection. At smoke (any profile but laptop and
-paper), figures and results JSON go to <build_dir>/<profile>-figures. `memvae figures` is the CLI.
+notebooks/_build/<profile>/<paper>/<name>.ipynb for inspection; at laptop and paper it is also
+published to figures/<paper>/<name>.ipynb (publish.py), which the book (`make book`) renders. At
+smoke (any profile but laptop and paper), figures and results JSON go to
+<build_dir>/<profile>-figures. `memvae figures` is the CLI.
 
 The kernels need no care when this process is killed: jupyter_client gives each its parent's PID
 (JPY_PARENT_PID) and ipykernel's parent poller ends a kernel whose parent is gone. They talk to this
@@ -187,6 +189,17 @@ def _run_one(name: str, path: Path, params: dict, output: Path) -> NotebookResul
         return result
 
 
+def _publish(result: NotebookResult, source: Path) -> str | None:
+    """The executed copy of a laptop or paper run, committed beside its figures (publish.py), so
+    that the book and the repository's web page show it; where it went, or why it did not."""
+    from .publish import publish_executed
+
+    try:
+        return str(publish_executed(result.output_path, result.name, result.profile, source=source))
+    except (ValueError, OSError) as e:  # the run itself succeeded: say so, and go on with the batch
+        return f"executed copy not published: {e}"
+
+
 def _status_line(r: NotebookResult, width: int) -> str:
     return f"{r.name:<{width}}  {r.elapsed:8.1f} s  " + ("ok" if r.ok else "FAILED")
 
@@ -222,9 +235,10 @@ def run_notebooks(profile: str = "laptop", only: str | None = None, device: str 
 
     def run(name):
         result = _run_one(name, found[name], dict(params), build_dir / profile / f"{name}.ipynb")
+        published = _publish(result, found[name]) if result.ok and profile in COMMITTED_PROFILES else None
         with lock:
             if not stopping.is_set():  # a notebook stopped by Ctrl-C is no failure to list
-                print(_status_line(result, width), flush=True)
+                print(_status_line(result, width) + (f"  -> {published}" if published else ""), flush=True)
         return result
 
     print(f"profile {profile}: {len(names)} notebook(s), parameters {params}", flush=True)

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from .files import project_root
-from .results import update_readme
+from .results import update_page
 
 def _figures(args) -> int:
     from .batch import Interrupted, run_notebooks
@@ -44,22 +44,33 @@ def _figures(args) -> int:
     return 1 if failed or board else 0
 
 
+# the pages holding generated blocks: the README (claims at a glance, gallery) for readers, and the
+# numeric scoreboard on its own page
+GENERATED_PAGES = ("README.md", "docs/scoreboard.md")
+
+
 def _scoreboard(args) -> int:
     from .results import scoreboard_results
 
     root = project_root()
-    readme, figures = root / "README.md", root / "figures"
+    pages, figures = [root / p for p in GENERATED_PAGES], root / "figures"
+    names = " and ".join(GENERATED_PAGES)
     # always the committed figures/: a smoke or scratch run (MEMVAE_FIGURES_DIR) never reaches the README
     try:
-        _, ignored = scoreboard_results(figures)
-        changed = update_readme(readme, figures)
-    except ValueError as e:  # a truncated or hand-broken results JSON: the README stays as it was
-        print(f"memvae scoreboard: {e}; {readme.name} not updated", file=sys.stderr)
+        _, ignored = scoreboard_results(figures)  # reads every results JSON before any page is written
+        changed = {page: update_page(page, figures) for page in pages}
+    except ValueError as e:  # a truncated or hand-broken results JSON: the pages stay as they were
+        print(f"memvae scoreboard: {e}; {names} not updated", file=sys.stderr)
+        return 1
+    except FileNotFoundError as e:
+        print(f"memvae scoreboard: {e.filename} is missing: each of {names} holds generated tables "
+              "(git checkout it, or restore its markers)", file=sys.stderr)
         return 1
     for path, profile in ignored.items():
         print(f"memvae scoreboard: left out {path}: profile {profile!r}, and only laptop and paper results "
               "go in the README; delete it, or rerun its notebook at --profile laptop", file=sys.stderr)
-    print(f"scoreboard in {readme} {'updated' if changed else 'unchanged'}")
+    for page, did in changed.items():
+        print(f"generated tables in {page} {'updated' if did else 'unchanged'}")
     return 0
 
 
@@ -309,7 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memvae", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    fig = sub.add_parser("figures", help="execute the notebooks (papermill), then rebuild the README scoreboard")
+    fig = sub.add_parser("figures", help="execute the notebooks (papermill), then rebuild the generated "
+                                         "tables (README.md, docs/scoreboard.md)")
     fig.add_argument("--profile", type=_profile, default="laptop", help=_profile_help())
     fig.add_argument("--only", help="notebook name pattern(s), comma-separated: substring or glob, "
                                     "e.g. mem/table1 or 'evae/*'")
@@ -317,7 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     fig.add_argument("--jobs", type=_positive_int, default=1, help="notebooks run at once (default 1)")
     fig.set_defaults(func=_figures)
 
-    sub.add_parser("scoreboard", help="rebuild the README scoreboard from figures/*/*.json") \
+    sub.add_parser("scoreboard", help="rebuild the claims table and gallery (README.md) and the "
+                                      "scoreboard (docs/scoreboard.md) from figures/*/*.json") \
         .set_defaults(func=_scoreboard)
 
     for name, func, text, description, epilog in (

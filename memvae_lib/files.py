@@ -28,7 +28,8 @@ import torch
 # (papermill kernels, workers) to inherit. runs_dir() and data_dir() return absolute paths in any case.
 PATH_VARIABLES = ("MEMVAE_RUNS_DIR", "MEMVAE_DATA_DIR")
 FIGURES_ENV = "MEMVAE_FIGURES_DIR"
-# only these profiles' results are committed under figures/ and reach the README scoreboard
+# only these profiles' results are committed under figures/ and reach the generated tables
+# (README.md, docs/scoreboard.md)
 COMMITTED_PROFILES = ("laptop", "paper")
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:<index>")
 READ_ONLY_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS)  # a folder this process may not write

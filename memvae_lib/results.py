@@ -1,8 +1,8 @@
-"""Results JSON (one file per notebook) and the README scoreboard built from it.
+"""Results JSON (one file per notebook) and the generated tables built from it.
 
 Every notebook ends by writing `figures/<paper>/<name>.json` through `write_results` and printing
-`format_table(rows)`; the README scoreboard is regenerated from those files by `update_readme`,
-never typed by hand. Only the laptop and paper profiles write to figures/ (and reach the README);
+`format_table(rows)`; the README's claims table and gallery and docs/scoreboard.md's scoreboard are
+regenerated from those files by `update_page` (`memvae scoreboard`), never typed by hand. Only the laptop and paper profiles write to figures/ (and reach the README);
 smoke goes to notebooks/_build/smoke-figures (`default_figures_dir`). The contract (see the README,
 "Results"):
 
@@ -225,9 +225,10 @@ def scoreboard_results(figures_dir: str | os.PathLike) -> tuple[dict[Path, dict]
     return shown, ignored
 
 
-def build_scoreboard(figures_dir: str | os.PathLike) -> str:
+def build_scoreboard(figures_dir: str | os.PathLike, link_prefix: str = "") -> str:
     """A markdown table of every row with a paper value, from every laptop or paper results JSON
-    under `figures_dir`; rows without one (our extra diagnostics) stay in the JSON, linked below."""
+    under `figures_dir`; rows without one (our extra diagnostics) stay in the JSON, linked below
+    (`link_prefix` + figures/...: the way from the page's folder to the project root)."""
     shown, _ = scoreboard_results(figures_dir)
     if not shown:
         return "_No results yet: run `make figures`._"
@@ -241,13 +242,15 @@ def build_scoreboard(figures_dir: str | os.PathLike) -> str:
                      _fmt(row.get("paper"), 2), _fmt(row["ours"], 2), _fmt(row.get("gap"), 2),
                      row.get("unit", ""), data["profile"]]
             lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
-    links = ", ".join(f"[{p.parent.name}/{p.stem}]({Path(figures_dir).name}/{p.parent.name}/{p.name})" for p in shown)
+    links = ", ".join(f"[{p.parent.name}/{p.stem}]({link_prefix}{Path(figures_dir).name}/{p.parent.name}/{p.name})"
+                      for p in shown)
     return "\n".join(lines) + f"\n\nEvery number of every notebook, with its protocol: {links}."
 
 
-def build_gallery(figures_dir: str | os.PathLike) -> str:
+def build_gallery(figures_dir: str | os.PathLike, link_prefix: str = "") -> str:
     """One image per notebook (the PNG named after its laptop or paper results JSON), linked to the
-    notebook that makes it."""
+    notebook's executed copy beside it, else to its source (`link_prefix`: the way from the page's
+    folder to the project root)."""
     figures_dir = Path(figures_dir)
     shown, _ = scoreboard_results(figures_dir)
     cells = []
@@ -255,8 +258,10 @@ def build_gallery(figures_dir: str | os.PathLike) -> str:
         if figures_dir / png.parent.name / f"{png.stem}.json" not in shown:
             continue  # secondary figures of a notebook, or a notebook run at another profile
         name = f"{png.parent.name}/{png.stem}"
-        cells.append(f"[**{name}**](notebooks/{name}.ipynb)<br>"
-                     f"<img src=\"{figures_dir.name}/{name}.png\" width=\"400\">")
+        # the executed copy (outputs kept, rendered by the repository's web page) when it is there
+        notebook = f"{figures_dir.name}/{name}" if png.with_suffix(".ipynb").is_file() else f"notebooks/{name}"
+        cells.append(f"[**{name}**]({link_prefix}{notebook}.ipynb)<br>"
+                     f"<img src=\"{link_prefix}{figures_dir.name}/{name}.png\" width=\"400\">")
     if not cells:
         return "_No figures yet: run `make figures`._"
     rows = ["| | |", "| --- | --- |"]
@@ -273,9 +278,10 @@ def _signed(value) -> str:
     return text if text.startswith("-") else "+" + text
 
 
-def build_claims_table(figures_dir: str | os.PathLike) -> str:
+def build_claims_table(figures_dir: str | os.PathLike, link_prefix: str = "") -> str:
     """A markdown table of every claim judged in the laptop or paper results JSON under `figures_dir`
-    (by notebook, then in the notebook's order), and a line counting the verdicts per profile."""
+    (by notebook, then in the notebook's order), and a line counting the verdicts per profile.
+    Each claim links its notebook at `link_prefix` + notebooks/<paper>/<name>.ipynb."""
     shown, _ = scoreboard_results(figures_dir)
     judged = sorted(((d["notebook"], d) for d in shown.values() if d.get("claims")), key=lambda nd: nd[0])
     if not judged:
@@ -291,7 +297,7 @@ def build_claims_table(figures_dir: str | os.PathLike) -> str:
             if c["ours"] is not None and c["unit"]:
                 ours += f" {c['unit']}"
             cells = [c["statement"], c["section"], _signed(c["paper_value"]), ours, c["verdict"], data["profile"],
-                     f"[{name}](notebooks/{name}.ipynb)"]
+                     f"[{name}]({link_prefix}notebooks/{name}.ipynb)"]
             lines.append("| " + " | ".join(" ".join(str(x).split()).replace("|", "\\|") for x in cells) + " |")
             by_profile.setdefault(data["profile"], []).append(c)
     counts = []
@@ -309,18 +315,30 @@ def _replace_between(text: str, start_marker: str, end_marker: str, body: str, w
     return text[: start + len(start_marker)] + "\n" + body + "\n" + text[end:]
 
 
-def update_readme(readme_path: str | os.PathLike, figures_dir: str | os.PathLike) -> bool:
-    """Regenerate the scoreboard (and the gallery and the claims table, when the README has their
-    markers); True when the README changed. Everything is read before the README is written, and it
-    is written atomically: an unreadable results JSON or a kill leaves the README as it was."""
-    readme_path = Path(readme_path)
-    text = readme_path.read_text()
-    new = _replace_between(text, SCOREBOARD_START, SCOREBOARD_END, build_scoreboard(figures_dir), readme_path)
-    if GALLERY_START in new:
-        new = _replace_between(new, GALLERY_START, GALLERY_END, build_gallery(figures_dir), readme_path)
-    if CLAIMS_START in new:
-        new = _replace_between(new, CLAIMS_START, CLAIMS_END, build_claims_table(figures_dir), readme_path)
+GENERATED = {  # marker pair -> what fills it
+    (CLAIMS_START, CLAIMS_END): build_claims_table,
+    (GALLERY_START, GALLERY_END): build_gallery,
+    (SCOREBOARD_START, SCOREBOARD_END): build_scoreboard,
+}
+
+
+def update_page(page_path: str | os.PathLike, figures_dir: str | os.PathLike) -> bool:
+    """Regenerate every generated block (claims table, gallery, scoreboard) that the markdown page
+    at `page_path` has markers for; True when the page changed. Its links start from the page's own
+    folder (README.md at the root, docs/scoreboard.md one level down). A page with no marker at all
+    is an error: it would silently never be updated. Everything is read before the page is written,
+    and it is written atomically: an unreadable results JSON or a kill leaves the page as it was."""
+    page_path = Path(page_path)
+    text = new = page_path.read_text()
+    prefix = os.path.relpath(os.path.dirname(os.path.abspath(figures_dir)), os.path.dirname(os.path.abspath(page_path)))
+    prefix = "" if prefix == "." else Path(prefix).as_posix() + "/"
+    found = [(start, end) for start, end in GENERATED if start in text]
+    if not found:
+        raise ValueError(f"{page_path}: needs at least one generated block, e.g. {SCOREBOARD_START} followed by "
+                         f"{SCOREBOARD_END}; none of {', '.join(start for start, _ in GENERATED)} is there")
+    for start, end in found:
+        new = _replace_between(new, start, end, GENERATED[start, end](figures_dir, prefix), page_path)
     if new == text:
         return False
-    atomic_write(readme_path, lambda f: f.write(new.encode()))
+    atomic_write(page_path, lambda f: f.write(new.encode()))
     return True

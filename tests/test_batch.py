@@ -112,8 +112,10 @@ def test_batch_injects_typed_parameters_and_reports_the_failing_cell(notebook_tr
 def test_cli_figures_exits_non_zero_naming_notebook_and_cell(notebook_tree, tmp_path, monkeypatch, capsys):
     write_notebook(notebook_tree / "demo" / "broken.ipynb", "x = 1\n1 / 0")
     write_notebook(notebook_tree / "demo" / "skipped.ipynb", "raise SystemExit('must not run')")
-    readme = tmp_path / "README.md"
-    readme.write_text("<!-- scoreboard:start -->\n<!-- scoreboard:end -->\n")
+    readme, board = tmp_path / "README.md", tmp_path / "docs" / "scoreboard.md"
+    readme.write_text("<!-- claims:start -->\n<!-- claims:end -->\n")
+    board.parent.mkdir()
+    board.write_text("<!-- scoreboard:start -->\n<!-- scoreboard:end -->\n")
     monkeypatch.setattr(cli, "project_root", lambda: tmp_path)
     monkeypatch.setenv("MEMVAE_FIGURES_DIR", str(tmp_path / "figures"))
     assert cli.main(["figures", "--profile", "smoke", "--only", "broken"]) == 1
@@ -124,7 +126,8 @@ def test_cli_figures_exits_non_zero_naming_notebook_and_cell(notebook_tree, tmp_
     assert "rerun `memvae figures --profile smoke --only demo/broken`" in captured.err
     assert (captured.out + captured.err).count("demo/broken:") == 1  # told once
     assert "skipped" not in captured.out
-    assert "make figures" in readme.read_text()  # the scoreboard is rebuilt even after a failure
+    # the claims table and the scoreboard are rebuilt even after a failure
+    assert "make figures" in readme.read_text() and "make figures" in board.read_text()
     assert cli.main(["figures", "--profile", "smoke", "--only", "nothing-matches"]) == 2
     assert "no notebook matches 'nothing-matches'" in capsys.readouterr().err
 

@@ -53,6 +53,8 @@ def _sources() -> list[Path]:
     files += [p for p in (ROOT / "tests").glob("*.py") if p.name != Path(__file__).name]
     files += sorted((ROOT / "notebooks").glob("*/*.ipynb"))
     files.append(ROOT / "README.md")
+    files += [p for p in (ROOT / "docs").glob("*.md") if p != DOC]  # the pages the README moved out
+    files += sorted((ROOT / "book").rglob("*.md"))  # the book's own pages cite sections too
     return sorted(set(files))
 
 

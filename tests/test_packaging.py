@@ -76,6 +76,16 @@ def test_no_requirement_would_replace_the_pinned_torch():
     assert f"torch=={TORCH_PINNED}" in makefile
 
 
+def test_the_book_extra_is_bounded_above_and_asks_for_no_torch():
+    """book/conf.py configures these majors; a new major must be a decision, not an accident."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    book = [Requirement(r) for r in project["optional-dependencies"]["book"]]
+    assert {canonicalize_name(r.name) for r in book} >= {"sphinx", "myst-nb", "sphinx-book-theme"}
+    unbounded = [str(r) for r in book if not any(s.operator == "<" for s in r.specifier)]
+    assert not unbounded, f"book extra without an upper bound: {unbounded}"
+    assert "torch" not in {canonicalize_name(r.name) for r in book}
+
+
 def test_installed_packages_accept_the_installed_torch():
     """Like `pip check` for torch alone: nothing installed here asks for another torch version."""
     installed = md.version("torch").split("+")[0]

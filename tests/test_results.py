@@ -9,7 +9,7 @@ from memvae_lib import cli, files, results
 from memvae_lib.claims import Claim, estimate, exceeds, near, not_measurable
 from memvae_lib.results import (CLAIMS_END, CLAIMS_START, GALLERY_END, GALLERY_START, SCOREBOARD_END, SCOREBOARD_START,
                                 Row, build_claims_table, build_gallery, build_scoreboard, format_table,
-                                read_results, update_readme, write_results)
+                                read_results, update_page, write_results)
 from memvae_lib.files import project_root
 
 
@@ -93,14 +93,33 @@ def test_scoreboard_replaced_between_markers_and_idempotent(tmp_path):
     write_results("mem/table1", "laptop", _rows()[:1], device="cpu", protocol={}, figures_dir=figures)
     readme = tmp_path / "README.md"
     readme.write_text(f"# title\n\n{SCOREBOARD_START}\nstale table\n{SCOREBOARD_END}\n\nafter\n")
-    assert update_readme(readme, figures) is True
+    assert update_page(readme, figures) is True
     text = readme.read_text()
     assert "stale table" not in text and text.startswith("# title\n") and text.endswith("after\n")
     assert "| mem/table1 | test_log_likelihood | mnist | MEM-VAE | -84.41 | -84.52 | -0.11 | nats | laptop |" in text
-    assert update_readme(readme, figures) is False and readme.read_text() == text
+    assert update_page(readme, figures) is False and readme.read_text() == text
     readme.write_text("no markers\n")
+    with pytest.raises(ValueError, match="needs at least one generated block"):
+        update_page(readme, figures)
+    readme.write_text(f"{SCOREBOARD_START}\nend marker lost\n")
     with pytest.raises(ValueError, match="scoreboard:start"):
-        update_readme(readme, figures)
+        update_page(readme, figures)
+
+
+def test_a_page_below_the_root_links_figures_and_notebooks_from_its_own_folder(tmp_path):
+    figures = tmp_path / "figures"
+    write_results("mem/fig4", "laptop", _rows()[:1], device="cpu", protocol={}, claims=_claims()[:1],
+                  figures_dir=figures)
+    (figures / "mem" / "fig4.png").write_bytes(b"png")
+    page = tmp_path / "docs" / "scoreboard.md"
+    page.parent.mkdir()
+    page.write_text(f"{SCOREBOARD_START}\n{SCOREBOARD_END}\n{GALLERY_START}\n{GALLERY_END}\n{CLAIMS_START}\n{CLAIMS_END}\n")
+    assert update_page(page, figures)
+    text = page.read_text()
+    assert "[mem/fig4](../figures/mem/fig4.json)" in text
+    assert "[**mem/fig4**](../notebooks/mem/fig4.ipynb)" in text and 'src="../figures/mem/fig4.png"' in text
+    assert "[mem/fig4](../notebooks/mem/fig4.ipynb) |" in text
+    assert "](figures/" not in text and "](notebooks/" not in text
 
 
 def test_empty_scoreboard_says_how_to_fill_it(tmp_path):
@@ -139,9 +158,12 @@ def test_gallery_shows_each_notebooks_main_figure_linked_to_it(tmp_path):
     gallery = build_gallery(figures)
     assert '[**mem/fig4**](notebooks/mem/fig4.ipynb)' in gallery and 'src="figures/mem/fig4.png"' in gallery
     assert "fig4_samples" not in gallery
+    (figures / "mem" / "fig4.ipynb").write_text("{}")  # its executed copy, published: the link goes there
+    assert '[**mem/fig4**](figures/mem/fig4.ipynb)' in build_gallery(figures)
+    (figures / "mem" / "fig4.ipynb").unlink()
     readme = tmp_path / "README.md"
     readme.write_text(f"{GALLERY_START}\nold\n{GALLERY_END}\n{SCOREBOARD_START}\n{SCOREBOARD_END}\n")
-    assert update_readme(readme, figures) and "old" not in readme.read_text()
+    assert update_page(readme, figures) and "old" not in readme.read_text()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -206,13 +228,19 @@ def test_scoreboard_leaves_out_results_of_other_profiles_and_says_so(project, mo
     board = build_scoreboard(figures)
     assert "| mem/table1 |" in board and "mem/fig4" not in board and "smoke" not in board
     assert "fig4" not in build_gallery(figures)
-    readme = project / "README.md"
-    readme.write_text(f"{SCOREBOARD_START}\n{SCOREBOARD_END}\n")
+    readme, board_page = project / "README.md", project / "docs" / "scoreboard.md"
+    readme.write_text(f"{GALLERY_START}\n{GALLERY_END}\n")
+    board_page.parent.mkdir()
+    board_page.write_text(f"{SCOREBOARD_START}\n{SCOREBOARD_END}\n")
     monkeypatch.setattr(cli, "project_root", lambda: project)
     assert cli.main(["scoreboard"]) == 0
     err = capsys.readouterr().err
     assert f"left out {figures / 'mem' / 'fig4.json'}: profile 'smoke'" in err and "--profile laptop" in err
-    assert "smoke" not in readme.read_text() and "| mem/table1 |" in readme.read_text()
+    assert "smoke" not in board_page.read_text() and "| mem/table1 |" in board_page.read_text()
+    assert "(../figures/mem/table1.json)" in board_page.read_text() and "fig4" not in readme.read_text()
+    board_page.unlink()
+    assert cli.main(["scoreboard"]) == 1
+    assert f"{board_page} is missing" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------------------------
@@ -232,7 +260,7 @@ def test_results_json_and_readme_are_replaced_atomically(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         write_results("mem/t", "laptop", _rows()[:1], device="cpu", protocol={}, figures_dir=figures)
     with pytest.raises(KeyboardInterrupt):
-        update_readme(readme, figures)
+        update_page(readme, figures)
     assert (path.read_text(), readme.read_text()) == before  # the old files, whole
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["README.md", "t.json"]  # no temp files
 
@@ -246,13 +274,17 @@ def test_scoreboard_with_a_truncated_results_json_fails_in_one_line_and_keeps_th
     broken.write_bytes(content.encode("latin-1"))
     readme = tmp_path / "README.md"
     readme.write_text(f"{SCOREBOARD_START}\nold\n{SCOREBOARD_END}\n")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "scoreboard.md").write_text(f"{SCOREBOARD_START}\nold\n{SCOREBOARD_END}\n")
     monkeypatch.setattr(cli, "project_root", lambda: tmp_path)
     assert cli.main(["scoreboard"]) == 1
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1, err
     assert err.startswith(f"memvae scoreboard: {broken}: not valid JSON (")
-    assert "rerun its notebook to rewrite it: memvae figures --only mem/t; README.md not updated" in err
+    assert ("rerun its notebook to rewrite it: memvae figures --only mem/t; README.md and docs/scoreboard.md "
+            "not updated") in err
     assert readme.read_text() == f"{SCOREBOARD_START}\nold\n{SCOREBOARD_END}\n"
+    assert (tmp_path / "docs" / "scoreboard.md").read_text() == readme.read_text()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -340,34 +372,40 @@ def test_claims_table_lists_each_claim_with_its_verdict_and_counts_them_per_prof
         "**paper**: 0 shows, 0 partly, 1 does not show, 0 not measurable at this budget (1 claims)"]
 
 
-def test_update_readme_fills_the_claims_markers_and_keeps_the_readme_when_a_result_is_broken(tmp_path):
+def test_update_page_fills_the_claims_markers_and_keeps_the_readme_when_a_result_is_broken(tmp_path):
     figures = tmp_path / "figures"
     write_results("mem/table1", "laptop", _rows(), device="cpu", protocol={}, claims=_claims(), figures_dir=figures)
     readme = tmp_path / "README.md"
     before = f"# t\n\n{CLAIMS_START}\nold claims\n{CLAIMS_END}\n\n{SCOREBOARD_START}\n{SCOREBOARD_END}\n"
     readme.write_text(before)
-    assert update_readme(readme, figures) is True
+    assert update_page(readme, figures) is True
     text = readme.read_text()
     assert "old claims" not in text and f"{CLAIMS_START}\n| claim | section |" in text
     assert "(3 claims)\n" + CLAIMS_END in text and "| mem/table1 | test_log_likelihood |" in text
-    assert update_readme(readme, figures) is False
+    assert update_page(readme, figures) is False
     filled = readme.read_text()
     data = json.loads((figures / "mem" / "table1.json").read_text())
     data["claims"][0]["verdict"] = "surely"
     (figures / "mem" / "table1.json").write_text(json.dumps(data))
     with pytest.raises(ValueError, match=r"table1\.json: claims\[0\]: .*'surely'"):
-        update_readme(readme, figures)
+        update_page(readme, figures)
     assert readme.read_text() == filled
     readme.write_text(f"{CLAIMS_START}\n{SCOREBOARD_START}\n{SCOREBOARD_END}\n")  # claims end marker lost
     with pytest.raises(ValueError, match="claims:start"):
-        update_readme(readme, tmp_path / "empty")
+        update_page(readme, tmp_path / "empty")
 
 
-def test_readme_claims_table_matches_committed_results():
-    """The README's claims table is `memvae scoreboard`'s output from the committed figures/: run it
-    after `make figures` (or after editing a results JSON) and commit both."""
+def test_the_generated_tables_match_the_committed_results(tmp_path):
+    """README.md's claims table and gallery and docs/scoreboard.md's scoreboard are `memvae
+    scoreboard`'s output from the committed figures/: run it after `make figures` (or after editing
+    a results JSON) and commit the pages with the results."""
     root = project_root()
-    text = (root / "README.md").read_text()
-    start, end = text.index(CLAIMS_START) + len(CLAIMS_START), text.index(CLAIMS_END)
-    assert text[start:end].strip() == build_claims_table(root / "figures"), \
-        "README.md claims table is stale: run `memvae scoreboard` and commit README.md"
+    for name in cli.GENERATED_PAGES:
+        copy = tmp_path / name  # the same depth below tmp_path as below the root: the same links
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_text((root / name).read_text())
+        figures_link = tmp_path / "figures"
+        if not figures_link.exists():
+            figures_link.symlink_to(root / "figures")
+        assert update_page(copy, figures_link) is False, \
+            f"{name} is stale against figures/: run `memvae scoreboard` and commit {name}"
