@@ -44,6 +44,13 @@ def strip_volatile(nb):
     return nb
 
 
+def code_cells(nb) -> list[str]:
+    """The sources of a notebook's code cells, papermill's injected-parameters cell left out: what an
+    executed copy and its source notebook must share for the copy to show that notebook."""
+    return [c.source for c in nb.cells
+            if c.cell_type == "code" and INJECTED_TAG not in c.metadata.get("tags", [])]
+
+
 def published_path(name: str, figures_dir: str | os.PathLike) -> Path:
     """<figures_dir>/<paper>/<name>.ipynb, beside the notebook's PNG, PDF and results JSON."""
     if name.count("/") != 1:
@@ -89,6 +96,11 @@ def publish_executed(executed: str | os.PathLike, name: str, profile: str,
                          f"`memvae figures --profile {profile} --only {name}`")
     if any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", [])):
         raise ValueError(f"{executed} holds an error output (a failed run): not published; rerun "
+                         f"`memvae figures --profile {profile} --only {name}`")
+    if source is not None and Path(source).is_file() and \
+            code_cells(nb) != code_cells(nbformat.read(str(source), as_version=4)):
+        # the notebook was edited after this copy ran: its outputs would pass for the new code's
+        raise ValueError(f"{executed} is stale: {source} changed after it ran: not published; rerun "
                          f"`memvae figures --profile {profile} --only {name}`")
     target = published_path(name, figures_dir if figures_dir is not None else results_dir(source))
     text = nbformat.writes(strip_volatile(nb)) + "\n"

@@ -123,3 +123,32 @@ def test_a_laptop_batch_publishes_its_executed_copies_and_a_smoke_batch_does_not
     assert published.cells[-1].outputs[0]["text"] == "made at laptop\n"
     assert "start_time" not in published.metadata["papermill"]
     assert all("papermill" not in c.metadata and "execution" not in c.metadata for c in published.cells)
+
+
+def test_a_copy_whose_notebook_changed_since_it_ran_is_refused(tmp_path):
+    """An executed copy shows the code it ran: once the source notebook's code changes (a new
+    interactive cell, say), publishing the old copy would pair old outputs with new code."""
+    executed = tmp_path / "_build" / "laptop" / "mem" / "x.ipynb"
+    _write(_executed(), executed)
+    source = tmp_path / "mem" / "x.ipynb"
+    same = nbformat.v4.new_notebook()
+    same.cells = [nbformat.v4.new_code_cell("print('ok')")]  # the injected cell is not in the source
+    _write(same, source)
+    assert publish_executed(executed, "mem/x", "laptop", tmp_path / "figures", source=source).is_file()
+    same.cells.append(nbformat.v4.new_code_cell("print('a new cell')"))
+    _write(same, source)
+    with pytest.raises(ValueError, match=r"is stale: .* changed after it ran: not published; rerun "
+                                         r"`memvae figures --profile laptop --only mem/x`"):
+        publish_executed(executed, "mem/x", "laptop", tmp_path / "figures2", source=source)
+    assert not (tmp_path / "figures2").exists()
+
+
+def test_every_committed_executed_copy_shows_its_notebook_code():
+    """A committed figures/<paper>/<name>.ipynb must run the code of notebooks/<paper>/<name>.ipynb:
+    after editing a notebook, rerun it (`make figures ONLY=<paper>/<name>`) before committing."""
+    from memvae_lib.publish import code_cells
+    root = project_root()
+    stale = [str(copy.relative_to(root)) for copy in sorted(root.glob("figures/*/*.ipynb"))
+             if code_cells(nbformat.read(copy, as_version=4)) !=
+             code_cells(nbformat.read(root / "notebooks" / copy.parent.name / copy.name, as_version=4))]
+    assert not stale, f"executed copies older than their notebooks: {stale}"
