@@ -46,6 +46,7 @@ from memvae_lib.data import binarize  # noqa: E402
 from memvae_lib.experiments import run_spec  # noqa: E402
 from memvae_lib.files import resolve_device  # noqa: E402
 from memvae_lib.models import build_model  # noqa: E402
+from memvae_lib.models.base import ASSIGN_ROWS  # noqa: E402
 from memvae_lib.runs import DTYPES  # noqa: E402
 from memvae_lib.train import make_optimizer, training_step  # noqa: E402
 
@@ -153,6 +154,7 @@ def table(args) -> str:
         assert model_flops(model) == p["encoder"] + p["decoder"], (model_flops(model), p)
     t = result["median"]
     measured = t["evae"] / t["vae"]
+    steps = n // spec.train.batch_size * spec.train.batch_size  # images seen by the training steps
     threads = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
     data = "synthetic grey images (--tiny)" if args.tiny else "MNIST training images"
     load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
@@ -171,6 +173,9 @@ def table(args) -> str:
         "",
         f"assignment / VAE epoch: measured {t['assign'] / t['vae']:.2f}, predicted {p['assign'] / p['train']:.2f}; "
         f"eVAE training steps / VAE epoch: {t['steps'] / t['vae']:.2f} (predicted 1.00)",
+        f"matmul rate achieved: VAE epoch {steps * p['train'] / t['vae'] / 1e9:.1f} GFLOP/s, eVAE assignment "
+        f"{n * p['assign'] / t['assign'] / 1e9:.1f} GFLOP/s (chunks of {ASSIGN_ROWS:,} decoder rows), eVAE "
+        f"training steps {steps * p['train'] / t['steps'] / 1e9:.1f} GFLOP/s",
     ]
     return "\n".join(lines)
 
