@@ -236,3 +236,22 @@ def test_the_hard_assignment_base_lives_in_base_and_is_still_importable_from_eva
     assert evae.HardAssignmentModel is base.HardAssignmentModel
     assert evae.balanced_minibatch_indices is base.balanced_minibatch_indices
     assert issubclass(EpitomicVAE, base.HardAssignmentModel) and issubclass(MixtureVAE, base.HardAssignmentModel)
+
+
+def test_assignment_scores_all_epitomes_in_one_decoder_pass_per_chunk(monkeypatch):
+    """Issue 13: Algorithm 1's assignment is batched over epitomes (one decoder call per chunk of
+    images, no Python loop per epitome), and picks exactly the y* of the one-epitome-at-a-time loop."""
+    torch.set_default_dtype(torch.float64)
+    try:
+        model, x = model_and_data(n=50, latent_dim=8, epitome_size=2, stride=2)   # E = 4
+        x = x.double()
+    finally:
+        torch.set_default_dtype(torch.float32)
+    calls = []
+    model.decoder.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
+    monkeypatch.setattr(base, "ASSIGN_ROWS", 20 * model.num_epitomes)      # chunks of 20, 20, 10 images
+    y = model.assign_epitomes(x)
+    assert calls == [20 * 4, 20 * 4, 10 * 4]
+    with torch.no_grad():
+        looped = brute_force_costs(model, x).argmin(1)                       # one decoder call per epitome
+    assert torch.equal(y, looped) and len(set(y.tolist())) > 1
