@@ -29,7 +29,8 @@ ASSIGN_ROWS = 1 << 15  # decoder rows per chunk when scoring every epitome (chun
 # notebooks and estimators never need to know the dtype. A no-op for inputs already in it.
 INPUT_METHODS = ("log_weights", "training_loss", "decode_mean", "posterior_mean", "sample_posterior",
                  "kl_per_unit", "encode", "decode", "encoder_features", "attention", "assign_epitomes",
-                 "epitome_costs", "conditional_log_weights", "reconstruct", "prepare_evaluation")
+                 "epitome_costs", "conditional_log_weights", "reconstruct", "prepare_evaluation",
+                 "read_memory")
 INPUT_KEYWORDS = ("x", "z", "z_in", "x_train")
 
 

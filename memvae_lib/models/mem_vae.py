@@ -115,6 +115,14 @@ class MemVAE(VAE):
         memory_override: {layer: "ones" | "zeros" | tensor} replaces that layer's h_m (E9, Fig. 6)."""
         return self._mean(self._decode(z, memory_override=memory_override)[0])
 
+    @torch.no_grad()
+    def read_memory(self, z: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Decoder means (N, D_x) of codes z and the attention of each memory layer behind them
+        (layer 1 first), (N, n_slots) each: what an image read from the memory, for a given z
+        (`papers.mem.explore`: the posterior mean of a test image). Current BN mode."""
+        out, _, attentions = self._decode(z)
+        return self._mean(out), [a for a in attentions if a is not None]
+
     # ---- E5, E10 ----------------------------------------------------------------------------------
     @torch.no_grad()
     def attention(self, x: torch.Tensor) -> list[torch.Tensor]:
