@@ -279,6 +279,7 @@ def train_stacked(models: list, train_x: torch.Tensor, cfgs: list[TrainConfig], 
             _save(models, params, buffers, optimizer, epoch, global_step, histories, cfgs, gens, noise_gens, paths)
             saved_epoch, last_save = epoch, time.monotonic()
         if pause:
+            _copy_back(models, params, buffers)  # the caller may evaluate where the stack stands
             raise TrainingPaused(epoch, cfg.epochs, paths[0])
     _copy_back(models, params, buffers)
     return histories
