@@ -166,7 +166,7 @@ def table1(device, tiny: bool, args, deadline: float, loader, x_test, log) -> li
 
     b = budget("paper")
     pairs = PAIRS[:1] if tiny else PAIRS
-    rows = []
+    rows, x_eval = [], None
     for p, pair in enumerate(pairs):
         left = deadline - time.monotonic()
         share = left / min(2, len(pairs) - p)  # k=1 and k=5 split the time; k=50 gets what remains
@@ -191,7 +191,8 @@ def table1(device, tiny: bool, args, deadline: float, loader, x_test, log) -> li
             histories = [torch.load(run_dir(s) / CHECKPOINT, weights_only=True)["history"] for s in specs]
             epochs = len(histories[0])
             epoch_s = sum(r["seconds"] for r in histories[0]) / epochs
-            x_eval = fixed_binarization(x, seed=EVAL_BINARIZATION_SEED).to(device)
+            if x_eval is None:  # BN statistics from the one binarised training set (finish_run's)
+                x_eval = fixed_binarization(x, seed=EVAL_BINARIZATION_SEED).to(device)
             k, eval_s = (10 if tiny else b.k_eval), 0.3 * share / 2
             lls, n = [], 0
             for model in models:
