@@ -34,6 +34,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from .data import binarize as bernoulli_sample
 from .files import write_verified
 from .models.vae import VAE
 from .train import (CHECKPOINT, CHECKPOINT_SECONDS, TrainConfig, TrainingDiverged, TrainingPaused, _load_checkpoint,
@@ -230,7 +231,6 @@ def train_stacked(models: list, train_x: torch.Tensor, cfgs: list[TrainConfig], 
         lr = lr_at_epoch(cfg, epoch)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        from .data import binarize as bernoulli_sample
         x_epochs = [bernoulli_sample(x, g["binarize_generator"]) if binarize else x for g in gens]
         batches = zip(*(base.minibatches(xe, cfg.batch_size, g["shuffle_generator"]) for xe, g in zip(x_epochs, gens)))
         sums, n = {}, 0
