@@ -175,10 +175,7 @@ def get_or_train(spec: RunSpec, *, device="auto", evaluate: Callable | None = No
                                   "MEMVAE_RUNS_DIR to a folder you can write")
         if writable:
             _remove_stale_temporaries(path)
-        torch.manual_seed(spec.train.seed)  # a spec always builds the same initial weights
-        with _default_dtype(DTYPES[spec.dtype]):  # weights drawn in the run's dtype: float32 draws
-            model = build_model(spec.model)       # (randn) differ in the last bit between AVX2 and plain kernels
-        model.to(DTYPES[spec.dtype])
+        model = initial_model(spec, build_model)
         if not done:
             _train_run(spec, model, path, device, evaluate, load_data, deadline)
         model_file = path / "model.pt"
@@ -196,9 +193,28 @@ def get_or_train(spec: RunSpec, *, device="auto", evaluate: Callable | None = No
     return Run(spec=spec, model=model, history=history, path=path)
 
 
-def _train_run(spec, model, path, device, evaluate, load_data, deadline=None) -> None:
-    from .data import fixed_binarization
+def initial_model(spec: RunSpec, build_model: Callable):
+    """The model of `spec` at its initial weights: a spec always builds the same ones."""
+    torch.manual_seed(spec.train.seed)
+    with _default_dtype(DTYPES[spec.dtype]):  # weights drawn in the run's dtype: float32 draws
+        model = build_model(spec.model)       # (randn) differ in the last bit between AVX2 and plain kernels
+    return model.to(DTYPES[spec.dtype])
 
+
+def _train_run(spec, model, path, device, evaluate, load_data, deadline=None) -> None:
+    x = training_data(spec, load_data)
+    _write_text(path / "spec.json", spec_json(spec, indent=2) + "\n")
+    if evaluate is None and spec.train.eval_every > 0:
+        raise ValueError(f"run {spec.label or path.name} asks for a training curve every {spec.train.eval_every} "
+                         "epoch(s) (TrainConfig.eval_every) but no evaluate function was given: train it with "
+                         "evaluation.get_run(spec), which supplies the test-L_k curve, or pass evaluate=...")
+    history = train(model, x, spec.train, binarize=spec.binarize, run_dir=path, evaluate=evaluate,
+                    device=device, progress_desc=spec.label or path.name, deadline=deadline)
+    finish_run(spec, model, path, history, x, device)
+
+
+def training_data(spec: RunSpec, load_data) -> torch.Tensor:
+    """The training rows of a spec (its subset), checked against its binarisation."""
     dataset = load_data(spec.dataset)
     x = dataset.train_x
     if spec.train_subset is not None:
@@ -207,13 +223,14 @@ def _train_run(spec, model, path, device, evaluate, load_data, deadline=None) ->
         x = x[:spec.train_subset]
     if spec.binarize and getattr(dataset, "kind", "grey") == "continuous":
         raise ValueError(f"{spec.dataset} is continuous data; set RunSpec(binarize=False)")
-    _write_text(path / "spec.json", spec_json(spec, indent=2) + "\n")
-    if evaluate is None and spec.train.eval_every > 0:
-        raise ValueError(f"run {spec.label or path.name} asks for a training curve every {spec.train.eval_every} "
-                         "epoch(s) (TrainConfig.eval_every) but no evaluate function was given: train it with "
-                         "evaluation.get_run(spec), which supplies the test-L_k curve, or pass evaluate=...")
-    history = train(model, x, spec.train, binarize=spec.binarize, run_dir=path, evaluate=evaluate,
-                    device=device, progress_desc=spec.label or path.name, deadline=deadline)
+    return x
+
+
+def finish_run(spec: RunSpec, model, path: Path, history: list[dict], x: torch.Tensor, device) -> None:
+    """A trained model's run folder made final: full-batch BN statistics (§1.6), model.pt,
+    history.json, and `done` last."""
+    from .data import fixed_binarization
+
     x_eval = fixed_binarization(x, seed=EVAL_BINARIZATION_SEED) if spec.binarize else x
     model.prepare_evaluation(x_eval.to(device=device, dtype=DTYPES[spec.dtype]))
     write_verified(path / "model.pt", lambda f: torch.save(model.state_dict(), f))

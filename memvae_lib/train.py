@@ -190,20 +190,40 @@ def _fused_supported(params) -> bool:
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     """Lasagne's Adam or torch's, with the fused kernel where this torch has one (same update, one
     pass over each tensor instead of six)."""
-    params = list(model.parameters())
+    return optimizer_for(list(model.parameters()), cfg)
+
+
+def optimizer_for(params: list, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """`make_optimizer` for a list of tensors (stacked.py steps parameters with a leading model axis:
+    Adam is element-wise, so each model's slice gets exactly its own update)."""
     kind = LasagneAdam if cfg.optimizer == "adam_lasagne" else torch.optim.Adam
     return kind(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, fused=_fused_supported(params) or None)
 
 
-def training_step(model, optimizer: torch.optim.Optimizer, cfg: TrainConfig, batch: dict) -> tuple[float, dict]:
+def training_step(model, optimizer: torch.optim.Optimizer, cfg: TrainConfig, batch: dict,
+                  check_finite: bool = True) -> tuple[float, dict]:
     """One update on one minibatch: loss, NaN guard, backward, clipping (global norm, then value),
     optimiser step. Returns (loss value, logged floats). A non-finite loss raises `NonFiniteLoss`
     before any gradient or parameter is touched. `train` calls it for every minibatch;
-    benchmarks/speed.py times it."""
+    benchmarks/speed.py times it.
+
+    check_finite=False: no host sync at all (the GPU path, `train(nan_check_every=N > 1)`): the loss
+    and the logs come back as 0-d device tensors (`model.training_terms`), the caller checks them
+    later, and a non-finite loss is *not* stopped before its update."""
+    if not check_finite:
+        terms = model.training_terms(**batch)
+        loss = terms["loss"]
+        _backward_clip_step(model, optimizer, cfg, loss)
+        return loss.detach(), {key: v.detach() for key, v in terms.items()}
     loss, logs = model.training_loss(**batch)
     value = loss.item()
     if not math.isfinite(value):
         raise NonFiniteLoss(value)
+    _backward_clip_step(model, optimizer, cfg, loss)
+    return value, logs
+
+
+def _backward_clip_step(model, optimizer, cfg: TrainConfig, loss: torch.Tensor) -> None:
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if cfg.clip_norm is not None:
@@ -211,7 +231,6 @@ def training_step(model, optimizer: torch.optim.Optimizer, cfg: TrainConfig, bat
     if cfg.clip_value is not None:
         nn.utils.clip_grad_value_(model.parameters(), cfg.clip_value)
     optimizer.step()
-    return value, logs
 
 
 def _plain(value):
@@ -260,7 +279,8 @@ def _load_checkpoint(path: Path, model, optimizer, cfg: TrainConfig, generators:
 
 def train(model, train_x: torch.Tensor, cfg: TrainConfig, *, binarize: bool, run_dir: Path | None = None,
           evaluate: Callable[[nn.Module, int], dict] | None = None, device=None,
-          progress_desc: str | None = None, deadline: float | None = None) -> list[dict]:
+          progress_desc: str | None = None, deadline: float | None = None,
+          nan_check_every: int = 1) -> list[dict]:
     """Train `model` (already built and initialised by the caller) on `train_x` (N, D), return the
     history: per epoch {epoch, lr, loss and the mean of each logged quantity, seconds}, plus
     evaluate(model, epoch) every `cfg.eval_every` epochs and after the last one (the callback does
@@ -269,7 +289,18 @@ def train(model, train_x: torch.Tensor, cfg: TrainConfig, *, binarize: bool, run
     any epoch that ends CHECKPOINT_SECONDS or more after the previous save; an existing one is
     resumed from. With `deadline` (a time.monotonic() value) and `run_dir`, an epoch
     that ends past it is checkpointed and `TrainingPaused` raised, so that a run longer than one
-    command's time limit goes on in the next command."""
+    command's time limit goes on in the next command.
+
+    nan_check_every: 1 (the default) reads the loss back every step and stops a NaN/inf before its
+    update. N > 1 is the GPU switch: no host sync per step (the loss and logs are summed on the
+    device, `training_step(check_finite=False)`); a device-side flag is read every N steps and at
+    the end of every epoch, *before* its checkpoint, so a divergence still raises `TrainingDiverged`
+    naming the epoch and step and the checkpoint on disk never holds a NaN, but the in-memory
+    parameters have taken up to N - 1 updates past it. Parameters and history are bit-identical
+    to the default (tested)."""
+    if not (isinstance(nan_check_every, int) and not isinstance(nan_check_every, bool) and nan_check_every >= 1):
+        raise ValueError(f"nan_check_every={nan_check_every!r} is not allowed: steps between host-side NaN "
+                         "checks, an int >= 1 (1 = every step, the CPU default)")
     if deadline is not None and run_dir is None:
         raise ValueError("a deadline needs a run_dir: the checkpoint is how the run goes on")
     device = torch.device(device) if device is not None else next(model.parameters()).device
@@ -307,22 +338,35 @@ def train(model, train_x: torch.Tensor, cfg: TrainConfig, *, binarize: bool, run
         model.train()
         x_epoch = bernoulli_sample(x, generators["binarize_generator"]) if binarize else x
         sums, n = {}, 0
+        deferred = nan_check_every > 1
+        first_bad = torch.zeros((), dtype=torch.long, device=x.device)  # 1-based step of the first NaN (0: none)
         for step, batch in enumerate(model.minibatches(x_epoch, cfg.batch_size, generators["shuffle_generator"]), 1):
             try:
-                value, logs = training_step(model, optimizer, cfg, batch)
+                value, logs = training_step(model, optimizer, cfg, batch, check_finite=not deferred)
             except NonFiniteLoss as e:
                 raise TrainingDiverged(f"training loss is {e.value} at epoch {epoch}, step {step} of the epoch "
                                        f"(global step {global_step + 1}); "
                                        f"{_before(last_finite, global_step, epoch_done)}; no update was made "
                                        f"with it and {_kept(path, saved_epoch)}") from None
-            last_finite = value
             global_step += 1
             n += 1
-            for key, v in {"loss": value, **logs}.items():
-                sums[key] = sums.get(key, 0.0) + float(v)
+            if deferred:  # device-side: no .item(), float64 sums as Python's float sums below
+                bad = (~torch.isfinite(value)) & (first_bad == 0)
+                first_bad = torch.where(bad, torch.full_like(first_bad, step), first_bad)
+                for key, v in {"loss": value, **logs}.items():
+                    sums[key] = sums.get(key, 0.0) + v.to(torch.float64)
+                if step % nan_check_every == 0:
+                    _check_deferred(first_bad, epoch, global_step - step, nan_check_every, path, saved_epoch)
+            else:
+                last_finite = value
+                for key, v in {"loss": value, **logs}.items():
+                    sums[key] = sums.get(key, 0.0) + float(v)
             bar.advance_to(step / steps_per_epoch)  # a long epoch moves the bar (and the log lines) too
         if n == 0:
             raise ValueError(f"no minibatch: {x.shape[0]} training examples < batch_size {cfg.batch_size}")
+        if deferred:  # before the record and the checkpoint: a NaN never reaches the disk
+            _check_deferred(first_bad, epoch, global_step - n, nan_check_every, path, saved_epoch)
+            sums = {key: float(s) for key, s in sums.items()}
         record = {"epoch": epoch, "lr": lr, **{key: s / n for key, s in sums.items()}}
         if evaluate is not None and (epoch == cfg.epochs or (cfg.eval_every and epoch % cfg.eval_every == 0)):
             record.update({key: _plain(v) for key, v in evaluate(model, epoch).items()})
@@ -344,6 +388,17 @@ def train(model, train_x: torch.Tensor, cfg: TrainConfig, *, binarize: bool, run
             raise TrainingPaused(epoch, cfg.epochs, path)
     bar.close()
     return history
+
+
+def _check_deferred(first_bad: torch.Tensor, epoch: int, steps_before: int, every: int, path, saved_epoch) -> None:
+    """The host-side read of `nan_check_every`'s device flag (one sync): `TrainingDiverged` if set."""
+    step = int(first_bad)
+    if step:
+        raise TrainingDiverged(f"training loss became NaN or infinite at epoch {epoch}, step {step} of the epoch "
+                               f"(global step {steps_before + step}), found by the check every {every} steps "
+                               f"(nan_check_every={every}): the parameters in memory took the updates after it, "
+                               f"but {_kept(path, saved_epoch)}. Rerun with nan_check_every=1 to stop before "
+                               "the first bad update")
 
 
 def _before(last_finite: float | None, global_step: int, epoch_done: int) -> str:

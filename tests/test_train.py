@@ -418,3 +418,46 @@ def test_a_deadline_pauses_at_an_epoch_boundary_and_the_next_call_finishes_ident
     assert_same_state(reference, final)
     with pytest.raises(ValueError, match="run_dir"):
         train(tiny(), x, CFG, binarize=True, deadline=time.monotonic())
+
+
+# ---- the NaN guard without a host sync per step (issue 14) ---------------------------------------
+def small_vae(seed=0):
+    from memvae_lib.models.mem_vae import MemVAE, MemVAEConfig
+    torch.manual_seed(seed)
+    return MemVAE(MemVAEConfig(input_dim=20, hidden=(6, 5), latent_dim=3, memory_slots=(4, 3), k=2))
+
+
+@pytest.mark.parametrize("build", [tiny, small_vae], ids=["tiny", "mem_vae"])
+def test_deferred_nan_check_is_bit_identical_to_the_default(tmp_path, build):
+    cfg = TrainConfig(epochs=3, batch_size=16, checkpoint_every=1)
+    a, b = build(), build()
+    history_a = train(a, data(), cfg, binarize=True, run_dir=tmp_path / "a")
+    history_b = train(b, data(), cfg, binarize=True, run_dir=tmp_path / "b", nan_check_every=3)
+    assert_same_state(a, b)
+    strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
+    assert strip(history_a) == strip(history_b)  # float64 sums on the device == Python's float sums
+
+
+def test_deferred_nan_check_names_the_epoch_and_keeps_the_checkpoint(tmp_path):
+    cfg = TrainConfig(epochs=5, batch_size=16, checkpoint_every=1)
+    model = tiny(fail_at_call=10)  # 4 steps per epoch: call 10 = epoch 3, step 2; found at the step-3 check
+    with pytest.raises(TrainingDiverged, match=r"epoch 3, step 2 .*global step 10.*nan_check_every=3.*"
+                                               r"checkpoint .* \(epoch 2\) is unchanged.*nan_check_every=1"):
+        train(model, data(), cfg, binarize=False, run_dir=tmp_path / "nan", nan_check_every=3)
+    assert model.calls == 11  # stopped at the first check after it, not at the end of the epoch
+    ckpt = torch.load(tmp_path / "nan" / "checkpoint.pt", weights_only=True)
+    assert ckpt["epoch"] == 2 and all(torch.isfinite(v).all() for v in ckpt["model"].values())
+
+
+def test_deferred_nan_check_at_the_end_of_the_epoch(tmp_path):
+    model = tiny(fail_at_call=4)  # the last step of epoch 1: only the epoch-end check sees it
+    with pytest.raises(TrainingDiverged, match=r"epoch 1, step 4 .*no checkpoint had been written yet"):
+        train(model, data(), TrainConfig(epochs=2, batch_size=16), binarize=False, run_dir=tmp_path,
+              nan_check_every=100)
+    assert not (tmp_path / "checkpoint.pt").exists()
+
+
+@pytest.mark.parametrize("every", [0, 1.5, True])
+def test_bad_nan_check_every_names_the_value(every):
+    with pytest.raises(ValueError, match=rf"nan_check_every={every!r} .*int >= 1"):
+        train(tiny(), data(), TrainConfig(epochs=1, batch_size=16), binarize=False, nan_check_every=every)

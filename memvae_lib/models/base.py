@@ -27,7 +27,7 @@ ASSIGN_ROWS = 1 << 15  # decoder rows per chunk when scoring every epitome (chun
 # Methods whose tensor inputs (x, z) follow the model's dtype: a float32 image batch or prior draw
 # given to a float64 model (the smoke profile, `RunSpec.dtype`) is cast at the boundary, so that
 # notebooks and estimators never need to know the dtype. A no-op for inputs already in it.
-INPUT_METHODS = ("log_weights", "training_loss", "decode_mean", "posterior_mean", "sample_posterior",
+INPUT_METHODS = ("log_weights", "training_loss", "training_terms", "decode_mean", "posterior_mean", "sample_posterior",
                  "kl_per_unit", "encode", "decode", "encoder_features", "attention", "assign_epitomes",
                  "epitome_costs", "conditional_log_weights", "reconstruct", "prepare_evaluation",
                  "read_memory")
@@ -94,6 +94,13 @@ class LatentVariableModel(nn.Module, ABC):
         """n latent codes from the prior (eVAE: y ~ uniform, z ~ N(0, I), masked by m_y)."""
 
     # ---- provided -----------------------------------------------------------------------------
+    def training_terms(self, x: torch.Tensor, **batch) -> dict[str, torch.Tensor]:
+        """`training_loss` as 0-d tensors, {"loss": the scalar minimised, name: logged value}, for
+        callers that must not read values back every step (a GPU trainer; `vmap` cannot). This
+        default calls `training_loss` (one host read per log); `VAE` overrides it without any."""
+        loss, logs = self.training_loss(x, **batch)
+        return {**{key: torch.as_tensor(v, device=loss.device) for key, v in logs.items()}, "loss": loss}
+
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device

@@ -175,12 +175,17 @@ class VAE(LatentVariableModel):
 
     def training_loss(self, x: torch.Tensor, **batch) -> tuple[torch.Tensor, dict[str, float]]:
         """The config's objective (-L_k, or eVAE's weighted KL) plus MEM's LRE when it is on."""
+        terms = self.training_terms(x)
+        return terms["loss"], {key: v.item() for key, v in terms.items()}
+
+    def training_terms(self, x: torch.Tensor, **batch) -> dict[str, torch.Tensor]:
+        """`training_loss` without a host read: {"loss", "bound", "lre"} as 0-d tensors."""
         mu, logvar, normalised = self.encode(x)
         loss, bound = self.objective(self, x, mu, logvar)
         # MEM Sec. 4: loss + sum_l lambda_l LRE_l, with its own z draw (k of them per example)
         lre = self.lre(self, mu, logvar, normalised, self.config.k) if self.lre.active else loss.new_zeros(())
         loss = loss + lre
-        return loss, {"loss": loss.item(), "bound": bound.item(), "lre": lre.item()}
+        return {"loss": loss, "bound": bound, "lre": lre}
 
     def posterior_mean(self, x: torch.Tensor) -> torch.Tensor:
         return self.encode(x)[0]
