@@ -27,11 +27,11 @@ import yaml
 
 from memvae_lib.batch import discover_notebooks
 from memvae_lib.files import COMMITTED_PROFILES, project_root
-from memvae_lib.papers import evae, mem
+from memvae_lib.papers import all_papers
 from memvae_lib.results import CLAIMS_END, CLAIMS_START, build_claims_table
 
 BOOK = Path(__file__).resolve().parent
-PAPERS = {"mem": mem, "evae": evae}
+PAPERS = {p.KEY: p for p in all_papers()}  # every paper package: a third one needs no edit here
 BOOK_MODULES = ("sphinx", "myst_nb", "sphinx_book_theme", "jupyter_server_mathjax")  # the 'book' extra
 MISSING_CLASS = "memvae-missing-executed-copy"  # the placeholder's admonition, found by the browser test
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import jupyter_server_mathjax
 
-from memvae_lib.papers import evae, mem
+from memvae_lib.papers import all_papers
 
 project = "memvae"
 author = "the memvae contributors"
@@ -21,8 +21,8 @@ myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "substitution"
 myst_heading_anchors = 4  # docs/protocols.md links its sections as GitHub does: (#25-experiments)
 myst_dmath_double_inline = True
 myst_substitutions = {
-    "mem_arxiv": f"[arXiv:{mem.ARXIV.rsplit('/', 1)[-1]}]({mem.ARXIV})",
-    "evae_arxiv": f"[arXiv:{evae.ARXIV.rsplit('/', 1)[-1]}]({evae.ARXIV})",
+    # {{<key>_arxiv}} for every paper package (memvae_lib/papers/<key>/): a third paper needs no edit here
+    **{f"{p.KEY}_arxiv": f"[arXiv:{p.ARXIV.rsplit('/', 1)[-1]}]({p.ARXIV})" for p in all_papers()},
 }
 
 # text as the notebooks and the results JSON hold it: no typographic quotes or dashes
