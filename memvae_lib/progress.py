@@ -99,11 +99,6 @@ def current_display(enabled: bool | None = None) -> str:
     return choose_display(setting, in_kernel=shell is not None, headless=_headless(shell), tty=_stderr_is_tty())
 
 
-def progress_enabled() -> bool:
-    """Whether a progress() call here would show anything."""
-    return current_display() != OFF
-
-
 class _NotebookBar:
     """tqdm.notebook's widget bar, shown once the task has run NOTEBOOK_DELAY seconds (a quick
     estimate behind a slider leaves no trace) and under a display id, so that closing it replaces
