@@ -60,4 +60,7 @@ def test_tiny_run_prints_the_table(bench, tmp_path, capsys):
     row = text.splitlines()[text.splitlines().index(next(l for l in text.splitlines() if "meas/pred" in l)) + 1]
     vae, evae, assign, steps, measured, predicted, ratio = (float(v) for v in row.split()[:7])
     assert evae == pytest.approx(assign + steps, abs=2e-3) and predicted == pytest.approx(2.79, abs=0.01)
-    assert measured == pytest.approx(evae / vae, rel=0.01, abs=0.01)
+    # measured is the ratio of the unrounded medians; the row prints them to 3 decimals (a tiny run's
+    # VAE epoch can be 0.010 s, so rounding alone moves evae / vae by 5%) and the ratio to 2
+    half = 0.0005
+    assert (evae - half) / (vae + half) - 0.005 <= measured <= (evae + half) / (vae - half) + 0.005
