@@ -47,6 +47,15 @@ def manager_class():
             with _started_lock:
                 _started.add(self)
 
+        async def _async_interrupt_kernel(self):
+            # jupyter_client sends SIGINT before every shutdown. The kernel of a finished notebook is
+            # idle, but the signal can land in a message handler, and the kernel then logs "ERROR |
+            # KeyboardInterrupt caught in kernel." into the batch's output (seen after mem/fig4 at
+            # laptop). The shutdown request, then SIGTERM and SIGKILL, stop it all the same.
+            if getattr(self, "shutting_down", False):
+                return
+            await super()._async_interrupt_kernel()
+
     _MANAGER_CLASS = BatchKernelManager
     return _MANAGER_CLASS
 

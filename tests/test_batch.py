@@ -269,3 +269,26 @@ def test_the_nbval_goldens_kernels_use_ipc(monkeypatch):
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_the_batch_does_not_interrupt_a_kernel_it_shuts_down(monkeypatch):
+    """A finished notebook's kernel gets a shutdown request, not SIGINT first (the signal could
+    print "KeyboardInterrupt caught in kernel" into the batch's output); a live one is interrupted."""
+    import asyncio
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    from memvae_lib.kernels import manager_class
+
+    sent = []
+
+    async def interrupt(self):
+        sent.append(self.shutting_down)
+
+    monkeypatch.setattr(AsyncKernelManager, "_async_interrupt_kernel", interrupt)
+    manager = manager_class()()
+    manager.shutting_down = False
+    asyncio.run(manager._async_interrupt_kernel())
+    manager.shutting_down = True
+    asyncio.run(manager._async_interrupt_kernel())
+    assert sent == [False]
