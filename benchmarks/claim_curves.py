@@ -94,13 +94,15 @@ def activity_curve(x: torch.Tensor):
 
 
 def train_all(specs: dict[str, list], evaluate=None, device="cpu") -> dict[str, list[list[dict]]]:
-    """Every seed of every model, trained or read from the run cache: name -> [history per seed]."""
+    """Every seed of every model, trained or read from the run cache: name -> [history per seed].
+    Seed by seed (all models of the first seed, then of the next): a run cut short still leaves
+    whole comparisons behind."""
     from memvae_lib.evaluation import get_run
 
-    histories = {}
-    for name, seed_specs in specs.items():
-        histories[name] = []
-        for spec in seed_specs:
+    histories = {name: [] for name in specs}
+    for i in range(max(len(seed_specs) for seed_specs in specs.values())):
+        for name, seed_specs in specs.items():
+            spec = seed_specs[i]
             start = time.perf_counter()
             kwargs = {} if evaluate is None else {"evaluate": evaluate}
             run = get_run(spec, device=device, **kwargs)
@@ -150,7 +152,7 @@ def figure(curves: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [c for c in CURVES if c in curves]
+    panels = [c for c in CURVES if c in curves]  # one line per seed
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.8), squeeze=False)
     for ax, curve in zip(axes[0], panels):
         c = curves[curve]
@@ -159,7 +161,7 @@ def figure(curves: dict, path: Path) -> None:
                 for key, style in zip(per_key, ("-", ":")):
                     for i, s in enumerate(per_key[key]):
                         ax.plot(range(1, len(s) + 1), s, style, color=color, alpha=0.8,
-                                label=f"{name.split('/')[-1]} {key}" if i == 0 else None)
+                                label=f"{name.split('/')[-1]}, A_u >= {key.split('_')[1]}" if i == 0 else None)
             ax.axhline(30, color="grey", lw=0.8, ls="--", label="paper: VAE about 30")
             ax.set(xlabel="epoch", ylabel="active units (of 50)", title="eVAE paper: over-pruning")
         else:
