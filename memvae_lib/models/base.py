@@ -142,9 +142,20 @@ class LatentVariableModel(nn.Module, ABC):
         self.train(was_training)
 
 
+# Field metadata for a config field added after runs were cached: at its default the field is left
+# out of `config_dict`, so every run spec that leaves it there keeps its canonical JSON, its
+# `runs.spec_hash` and so its run folder (as `runs.spec_json` does for RunSpec.dtype).
+OMIT_AT_DEFAULT = {"omit_at_default": True}
+
+
 def config_dict(config) -> dict:
-    """A config dataclass as a plain dict with its class name, for hashing and saving."""
-    return {"class": type(config).__name__, **dataclasses.asdict(config)}
+    """A config dataclass as a plain dict with its class name, for hashing and saving; fields marked
+    OMIT_AT_DEFAULT are left out while they hold their default."""
+    out = dataclasses.asdict(config)
+    for f in dataclasses.fields(config):
+        if f.metadata.get("omit_at_default") and getattr(config, f.name) == f.default:
+            del out[f.name]
+    return {"class": type(config).__name__, **out}
 
 
 # ---- the hard-assignment base of the eVAE and the mVAE (Yeung et al. 2017, Algorithm 1) ----------
