@@ -1,15 +1,17 @@
 """The empty-epitome guard of Algorithm 1 (`min_assigned`, models/base.assign_with_minimum, issue 13):
 the rule itself, its use by the eVAE and the mVAE in training only, and the run hashes it must leave
-alone (every existing spec)."""
+alone (every existing spec) or change (the Olivetti eVAE/mVAE specs, which use it)."""
 import dataclasses
 
 import pytest
 import torch
 
+from memvae_lib import experiments
 from memvae_lib.models.base import assign_with_minimum
 from memvae_lib.models.evae import EVAEConfig, EpitomicVAE
 from memvae_lib.models.mvae import MVAEConfig, MixtureVAE
 from memvae_lib.papers import evae
+from memvae_lib.papers.evae.configs import FACES_MIN_ASSIGNED
 from memvae_lib.runs import spec_hash, spec_json
 
 SMALL = dict(input_dim=12, hidden=(16,), latent_dim=6, epitome_size=2, stride=2)   # 3 epitomes
@@ -21,6 +23,9 @@ PINNED = {("laptop", "evae/mnist/eVAE-D50-K5"): "d85f8a218506312f",
           ("laptop", "evae/mnist/eVAE-D20-K2-s1"): "b1899c70e485288a",
           ("laptop", "evae/mnist/mVAE-L1-H500-D24-K4"): "ff7de64be20b985f",
           ("paper", "evae/table2/eVAE-D50"): "b90025bd192e4a44"}
+# the Olivetti specs' hashes before they took the guard: they must have changed
+FACES_BEFORE = {("laptop", "evae/faces/eVAE-L2-H500-D25-K5"): "7e09ec27f860dc6b",
+                ("laptop", "evae/faces/mVAE-L2-H500-D25-K5"): "fefdabae97fb0d2b"}
 
 
 def sequential_reference(costs, n):
@@ -131,3 +136,21 @@ def test_existing_specs_keep_their_hash_and_a_guard_changes_it(profile, name):
     assert spec_hash(explicit) == PINNED[profile, name]
     guarded = dataclasses.replace(spec, model=dataclasses.replace(spec.model, min_assigned=5))
     assert spec_hash(guarded) != PINNED[profile, name] and '"min_assigned":5' in spec_json(guarded)
+
+
+@pytest.mark.parametrize("profile", ["smoke", "laptop", "paper"])
+def test_only_the_olivetti_evae_and_mvae_specs_use_the_guard(profile):
+    """Every MNIST spec keeps the paper's argmin, so its hash (and run folder) is as before."""
+    for name, make in evae.experiments(evae.budget(profile)).items():
+        spec = make()
+        guarded = spec.dataset == "olivetti" and type(spec.model).__name__ in ("EVAEConfig", "MVAEConfig")
+        assert getattr(spec.model, "min_assigned", 0) == (FACES_MIN_ASSIGNED if guarded else 0), name
+        assert ("min_assigned" in spec_json(spec)) == guarded, name
+
+
+@pytest.mark.parametrize("profile,name", sorted(FACES_BEFORE))
+def test_olivetti_specs_moved_to_new_folders(profile, name):
+    spec = evae.experiments(evae.budget(profile))[name]()
+    assert spec.model.min_assigned == FACES_MIN_ASSIGNED and spec_hash(spec) != FACES_BEFORE[profile, name]
+    unguarded = dataclasses.replace(spec, model=dataclasses.replace(spec.model, min_assigned=0))
+    assert spec_hash(unguarded) == FACES_BEFORE[profile, name]
