@@ -30,7 +30,7 @@ def _cell_rows(r: CellResult, label: str, paper: tuple | None, faces_note: str =
             Row("active_units", label, r.activity[0]["count"], TAG[r.dataset], unit="units",
                 paper=None if faces_note or not paper else paper[1], note=f"of {r.latent}")]
     if r.usage is not None:
-        flag = f"; DEGENERATE ({r.degenerate}): not ranked" if r.degenerate else ""
+        flag = f"; DEGENERATE ({r.degenerate})" if r.degenerate else ""
         rows.append(Row("largest_epitome_share", label, r.usage["largest_share_train"], TAG[r.dataset], unit="fraction",
                         note=f"{r.usage['used_train']} of {r.usage['epitomes']} epitomes used (train){flag}"))
     return rows
