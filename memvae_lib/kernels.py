@@ -40,25 +40,46 @@ def manager_class():
     if _MANAGER_CLASS is not None:
         return _MANAGER_CLASS
     from jupyter_client.manager import AsyncKernelManager
-    from traitlets import default
 
-    class BatchKernelManager(AsyncKernelManager):
+    class BatchKernelManager(ipc_transport(AsyncKernelManager)):
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
             with _started_lock:
                 _started.add(self)
 
-        if os.name == "posix":
-            @default("transport")
-            def _default_transport(self):
-                return "ipc"
-
-            @default("ip")
-            def _default_ip(self):
-                return _socket_prefix()
+        async def _async_interrupt_kernel(self):
+            # jupyter_client sends SIGINT before every shutdown. The kernel of a finished notebook is
+            # idle, but the signal can land in a message handler, and the kernel then logs "ERROR |
+            # KeyboardInterrupt caught in kernel." into the batch's output (seen after mem/fig4 at
+            # laptop). The shutdown request, then SIGTERM and SIGKILL, stop it all the same.
+            if getattr(self, "shutting_down", False):
+                return
+            await super()._async_interrupt_kernel()
 
     _MANAGER_CLASS = BatchKernelManager
     return _MANAGER_CLASS
+
+
+def ipc_transport(manager_class):
+    """A subclass of a jupyter_client kernel manager class whose kernels use IPC transport on POSIX
+    (the class itself elsewhere). The batch's managers use it, and the nbval goldens' too
+    (tests/goldens/conftest.py): nbval sends a kernel's stderr to /dev/null, so its warning is never
+    seen there, but the traffic would still cross localhost TCP unencrypted."""
+    if os.name != "posix":
+        return manager_class
+    from traitlets import default
+
+    class IPCKernelManager(manager_class):
+        @default("transport")
+        def _default_transport(self):
+            return "ipc"
+
+        @default("ip")
+        def _default_ip(self):
+            return _socket_prefix()
+
+    IPCKernelManager.__name__ = IPCKernelManager.__qualname__ = f"IPC{manager_class.__name__}"
+    return IPCKernelManager
 
 
 def _socket_prefix() -> str:

@@ -4,7 +4,7 @@
     for epoch in bar:
         for step in ...: bar.advance_to(step / steps)   # within the epoch
         bar.set_postfix(loss=...)
-    bar.close()
+    bar.close()                    # or: with progress(...) as bar: (closed on an exception too)
 
 `choose_display` decides what a progress() call shows, from MEMVAE_PROGRESS and where the code runs:
 
@@ -166,6 +166,12 @@ class Progress:
 
             return tqdm(dynamic_ncols=True, **options)
         return None
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc) -> None:  # an exception in the loop closes the display too
+        self.close()
 
     @property
     def disable(self) -> bool:

@@ -330,63 +330,63 @@ def train(model, train_x: torch.Tensor, cfg: TrainConfig, *, binarize: bool, run
     bar = progress(range(epoch_done + 1, cfg.epochs + 1), total=cfg.epochs, initial=epoch_done,
                    desc=progress_desc, unit="epoch")
     steps_per_epoch = max(1, x.shape[0] // cfg.batch_size)  # floor(N/B), as minibatches(); display only
-    for epoch in bar:
-        start = time.perf_counter()
-        lr = lr_at_epoch(cfg, epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        model.train()
-        x_epoch = bernoulli_sample(x, generators["binarize_generator"]) if binarize else x
-        sums, n = {}, 0
-        deferred = nan_check_every > 1
-        first_bad = torch.zeros((), dtype=torch.long, device=x.device)  # 1-based step of the first NaN (0: none)
-        for step, batch in enumerate(model.minibatches(x_epoch, cfg.batch_size, generators["shuffle_generator"]), 1):
-            try:
-                value, logs = training_step(model, optimizer, cfg, batch, check_finite=not deferred)
-            except NonFiniteLoss as e:
-                raise TrainingDiverged(f"training loss is {e.value} at epoch {epoch}, step {step} of the epoch "
-                                       f"(global step {global_step + 1}); "
-                                       f"{_before(last_finite, global_step, epoch_done)}; no update was made "
-                                       f"with it and {_kept(path, saved_epoch)}") from None
-            global_step += 1
-            n += 1
-            if deferred:  # device-side: no .item(), float64 sums as Python's float sums below
-                bad = (~torch.isfinite(value)) & (first_bad == 0)
-                first_bad = torch.where(bad, torch.full_like(first_bad, step), first_bad)
-                for key, v in {"loss": value, **logs}.items():
-                    sums[key] = sums.get(key, 0.0) + v.to(torch.float64)
-                if step % nan_check_every == 0:
-                    _check_deferred(first_bad, epoch, global_step - step, nan_check_every, path, saved_epoch)
-            else:
-                last_finite = value
-                for key, v in {"loss": value, **logs}.items():
-                    sums[key] = sums.get(key, 0.0) + float(v)
-            bar.advance_to(step / steps_per_epoch)  # a long epoch moves the bar (and the log lines) too
-        if n == 0:
-            raise ValueError(f"no minibatch: {x.shape[0]} training examples < batch_size {cfg.batch_size}")
-        if deferred:  # before the record and the checkpoint: a NaN never reaches the disk
-            _check_deferred(first_bad, epoch, global_step - n, nan_check_every, path, saved_epoch)
-            sums = {key: float(s) for key, s in sums.items()}
-        record = {"epoch": epoch, "lr": lr, **{key: s / n for key, s in sums.items()}}
-        if evaluate is not None and (epoch == cfg.epochs or (cfg.eval_every and epoch % cfg.eval_every == 0)):
-            record.update({key: _plain(v) for key, v in evaluate(model, epoch).items()})
-        record["seconds"] = time.perf_counter() - start
-        history.append(record)
-        bar.set_postfix(loss=f"{record['loss']:.2f}")
-        pause = deadline is not None and epoch < cfg.epochs and time.monotonic() > deadline
-        due = time.monotonic() - last_save >= CHECKPOINT_SECONDS
-        if path is not None and (epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or pause or due):
-            state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
-                     "global_step": global_step, "history": history, "config": dataclasses.asdict(cfg),
-                     "rng_cpu": torch.get_rng_state(),
-                     "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                     **{name: g.get_state() for name, g in generators.items()}}
-            write_verified(path, lambda f: torch.save(state, f))
-            saved_epoch, last_save = epoch, time.monotonic()
-        if pause:
-            bar.close()
-            raise TrainingPaused(epoch, cfg.epochs, path)
-    bar.close()
+    with bar:  # closed on an exception too (a diverged or interrupted run leaves no live bar)
+        for epoch in bar:
+            start = time.perf_counter()
+            lr = lr_at_epoch(cfg, epoch)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            model.train()
+            x_epoch = bernoulli_sample(x, generators["binarize_generator"]) if binarize else x
+            sums, n = {}, 0
+            deferred = nan_check_every > 1
+            first_bad = torch.zeros((), dtype=torch.long, device=x.device)  # 1-based step of the first NaN (0: none)
+            batches = model.minibatches(x_epoch, cfg.batch_size, generators["shuffle_generator"])
+            for step, batch in enumerate(batches, 1):
+                try:
+                    value, logs = training_step(model, optimizer, cfg, batch, check_finite=not deferred)
+                except NonFiniteLoss as e:
+                    raise TrainingDiverged(f"training loss is {e.value} at epoch {epoch}, step {step} of the epoch "
+                                           f"(global step {global_step + 1}); "
+                                           f"{_before(last_finite, global_step, epoch_done)}; no update was made "
+                                           f"with it and {_kept(path, saved_epoch)}") from None
+                global_step += 1
+                n += 1
+                if deferred:  # device-side: no .item(), float64 sums as Python's float sums below
+                    bad = (~torch.isfinite(value)) & (first_bad == 0)
+                    first_bad = torch.where(bad, torch.full_like(first_bad, step), first_bad)
+                    for key, v in {"loss": value, **logs}.items():
+                        sums[key] = sums.get(key, 0.0) + v.to(torch.float64)
+                    if step % nan_check_every == 0:
+                        _check_deferred(first_bad, epoch, global_step - step, nan_check_every, path, saved_epoch)
+                else:
+                    last_finite = value
+                    for key, v in {"loss": value, **logs}.items():
+                        sums[key] = sums.get(key, 0.0) + float(v)
+                bar.advance_to(step / steps_per_epoch)  # a long epoch moves the bar (and the log lines) too
+            if n == 0:
+                raise ValueError(f"no minibatch: {x.shape[0]} training examples < batch_size {cfg.batch_size}")
+            if deferred:  # before the record and the checkpoint: a NaN never reaches the disk
+                _check_deferred(first_bad, epoch, global_step - n, nan_check_every, path, saved_epoch)
+                sums = {key: float(s) for key, s in sums.items()}
+            record = {"epoch": epoch, "lr": lr, **{key: s / n for key, s in sums.items()}}
+            if evaluate is not None and (epoch == cfg.epochs or (cfg.eval_every and epoch % cfg.eval_every == 0)):
+                record.update({key: _plain(v) for key, v in evaluate(model, epoch).items()})
+            record["seconds"] = time.perf_counter() - start
+            history.append(record)
+            bar.set_postfix(loss=f"{record['loss']:.2f}")
+            pause = deadline is not None and epoch < cfg.epochs and time.monotonic() > deadline
+            due = time.monotonic() - last_save >= CHECKPOINT_SECONDS
+            if path is not None and (epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or pause or due):
+                state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                         "global_step": global_step, "history": history, "config": dataclasses.asdict(cfg),
+                         "rng_cpu": torch.get_rng_state(),
+                         "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                         **{name: g.get_state() for name, g in generators.items()}}
+                write_verified(path, lambda f: torch.save(state, f))
+                saved_epoch, last_save = epoch, time.monotonic()
+            if pause:
+                raise TrainingPaused(epoch, cfg.epochs, path)
     return history
 
 

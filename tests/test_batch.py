@@ -243,3 +243,52 @@ def test_ctrl_c_stops_memvae_figures_jobs_at_once(tmp_path):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         parent.wait(timeout=30)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="IPC transport is POSIX-only; elsewhere the kernels keep TCP")
+def test_the_nbval_goldens_kernels_use_ipc(monkeypatch):
+    """tests/goldens/conftest.py gives nbval's kernel manager IPC transport: a real kernel starts on
+    Unix sockets private to this user and runs code."""
+    import importlib.util
+
+    import nbval.kernel
+
+    monkeypatch.setattr(nbval.kernel, "KernelManager", nbval.kernel.KernelManager)  # restored afterwards
+    spec = importlib.util.spec_from_file_location("goldens_conftest", project_root() / "tests/goldens/conftest.py")
+    conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conftest)
+    conftest.pytest_configure(None)
+    conftest.pytest_configure(None)  # a second call does not wrap the class twice
+    assert nbval.kernel.KernelManager.__name__ == "IPCKernelManager"
+    km, kc = nbval.kernel.start_new_kernel(kernel_name=nbval.kernel.CURRENT_ENV_KERNEL_NAME)
+    try:
+        info = km.get_connection_info()
+        assert info["transport"] == "ipc" and Path(info["ip"]).is_absolute()
+        assert Path(f"{info['ip']}-{info['shell_port']}").exists()  # the socket file
+        assert kc.execute_interactive("x = 6 * 7", timeout=30)["content"]["status"] == "ok"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_the_batch_does_not_interrupt_a_kernel_it_shuts_down(monkeypatch):
+    """A finished notebook's kernel gets a shutdown request, not SIGINT first (the signal could
+    print "KeyboardInterrupt caught in kernel" into the batch's output); a live one is interrupted."""
+    import asyncio
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    from memvae_lib.kernels import manager_class
+
+    sent = []
+
+    async def interrupt(self):
+        sent.append(self.shutting_down)
+
+    monkeypatch.setattr(AsyncKernelManager, "_async_interrupt_kernel", interrupt)
+    manager = manager_class()()
+    manager.shutting_down = False
+    asyncio.run(manager._async_interrupt_kernel())
+    manager.shutting_down = True
+    asyncio.run(manager._async_interrupt_kernel())
+    assert sent == [False]

@@ -195,6 +195,40 @@ def test_the_terminal_bar_counts_whole_units(capsys):
     assert "run" in capsys.readouterr().err
 
 
+def test_an_exception_in_the_loop_closes_the_display():
+    bar = Progress(range(3), display=TERMINAL)
+    shown = bar._shown
+    assert not shown.disable
+    with pytest.raises(KeyError), bar:
+        for _ in bar:
+            raise KeyError("interrupted")
+    assert shown.disable and bar.disable  # tqdm.close() ran: no live bar is left behind
+
+
+def test_a_diverging_training_run_closes_its_bar(monkeypatch):
+    """train() raises TrainingDiverged from inside its epoch loop: the display is closed first."""
+    from memvae_lib import progress as progress_module
+    from memvae_lib.models import build_model
+    from memvae_lib.models.vae import VAEConfig
+    from memvae_lib.train import TrainConfig, TrainingDiverged, train
+
+    made = []
+    real = progress_module.progress
+
+    def spy(*args, **kwargs):
+        made.append(real(*args, **{**kwargs, "enabled": False}))
+        return made[-1]
+
+    monkeypatch.setattr("memvae_lib.train.progress", spy)
+    closes = []
+    monkeypatch.setattr(Progress, "close", lambda self: closes.append(self))
+    model = build_model(VAEConfig(input_dim=12, hidden=(6,), latent_dim=2))
+    x = torch.full((40, 12), float("nan"))
+    with pytest.raises(TrainingDiverged):
+        train(model, x, TrainConfig(epochs=3, batch_size=10), binarize=False)
+    assert len(made) == 1 and closes == made
+
+
 # ---- training: lines in the log, the same numbers -----------------------------------------------
 
 def _trained(monkeypatch, setting: str):

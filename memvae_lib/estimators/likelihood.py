@@ -77,7 +77,7 @@ def iw_log_likelihood(
     bar = progress_bar(total=n_calls, desc=f"L_{k} estimate", unit="chunk", enabled=progress)
 
     out = torch.empty(n, dtype=torch.float64)
-    with evaluation_mode(model), seeded(seed, device):
+    with bar, evaluation_mode(model), seeded(seed, device):  # the bar closes on an exception too
         for rows in chunks(n, batch):
             acc = None  # running logsumexp of the log-weights, (B,) or (B, S), float64
             for ks in chunks(int(k), k_chunk):
@@ -92,7 +92,6 @@ def iw_log_likelihood(
             per_stratum = acc - math.log(k)
             est = torch.logsumexp(per_stratum, dim=-1) if per_stratum.dim() == 2 else per_stratum
             out[rows] = est.cpu()
-    bar.close()
     if torch.isnan(out).any():
         raise FloatingPointError(f"{int(torch.isnan(out).sum())} of {n} log-likelihood estimates are NaN")
     return out

@@ -36,6 +36,17 @@ def numerics_note() -> str | None:
             "that differs may come from that, not from a regression (make goldens records them anew)")
 
 
+def pytest_configure(config):
+    """nbval's kernels talk over private Unix sockets, as the batch's do (memvae_lib/kernels.py)."""
+    import nbval.kernel
+
+    from memvae_lib.kernels import ipc_transport
+
+    if not getattr(nbval.kernel.KernelManager, "memvae_ipc", False):
+        nbval.kernel.KernelManager = ipc_transport(nbval.kernel.KernelManager)
+        nbval.kernel.KernelManager.memvae_ipc = True
+
+
 def pytest_report_header(config):
     here = fingerprint_text(numerics_fingerprint())
     return numerics_note() or f"goldens: {here} as recorded"
