@@ -175,6 +175,7 @@ def test_a_collapsed_cell_is_not_ranked():
 def test_a_cell_using_fewer_than_half_its_epitomes_is_degenerate_too():
     assert c.degenerate(0.95) == "collapsed 95%" and c.degenerate(0.9, (5, 10)) is None and c.degenerate(None) is None
     assert c.degenerate(0.3, (4, 10)) == "4 of 10 epitomes used"
+    assert c.degenerate(1.0, (1, 1)) is None  # K = D (Fig. 7): one epitome is a VAE; flagging it favoured K << D
     spread = Cell(Seeds((2500.0,), (1.0,)), (15,), 0.3, (4, 10))     # no busiest epitome, but 6 of 10 never chosen
     grid = {("VAE", 2, 500, 15): _cell(1500.0, (15,)), ("mVAE", 2, 500, 15): _cell(2400.0, (15,), 0.2),
             ("eVAE", 2, 500, 15): spread}

@@ -52,6 +52,7 @@ class FirstColumnPicks(torch.nn.Module):
     ([91, 9], "collapsed 91%"),
     ([100, 100, 100] + [0] * 7, "3 of 10 epitomes used"),    # balanced, but 70% of samples from unused epitomes
     ([50, 50], None), ([5, 5, 5, 5, 0], None), ([90, 10], None),
+    ([300], None),                                           # K = D: one epitome, a VAE, nothing to collapse onto
 ])
 def test_degeneracy_names_the_reason_and_returns_the_counts(counts, reason):
     d = epitomes.degeneracy(counts)

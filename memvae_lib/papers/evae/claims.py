@@ -86,7 +86,11 @@ def _parzen(cell: Cell, dataset: str, spread: float = 0.0) -> Estimate:
 def degenerate(largest_share: float | None, epitomes_used: tuple[int, int] | None = None) -> str | None:
     """Why a hard-assignment model is degenerate, in a few words, or None: its busiest epitome explains
     > COLLAPSE_SHARE of the training images ("collapsed 93%"), or they choose fewer than MIN_USED_SHARE
-    of its epitomes ("2 of 10 epitomes used"). None for a VAE (no selector)."""
+    of its epitomes ("2 of 10 epitomes used"). None for a VAE (no selector), and None for a model of
+    one epitome (K = D, as in Fig. 7's grid): it is a VAE, every sample comes from the epitome it trained,
+    and flagging it would bias the choice of K towards the paper's "K << D"."""
+    if epitomes_used is not None and epitomes_used[1] <= 1:
+        return None
     if largest_share is not None and largest_share > COLLAPSE_SHARE:
         return f"collapsed {largest_share:.0%}"
     if epitomes_used is not None and epitomes_used[0] < MIN_USED_SHARE * epitomes_used[1]:
