@@ -171,6 +171,22 @@ def test_a_collapsed_cell_is_not_ranked():
     assert "Olivetti" in units.section
 
 
+
+def test_a_cell_using_fewer_than_half_its_epitomes_is_degenerate_too():
+    assert c.degenerate(0.95) == "collapsed 95%" and c.degenerate(0.9, (5, 10)) is None and c.degenerate(None) is None
+    assert c.degenerate(0.3, (4, 10)) == "4 of 10 epitomes used"
+    assert c.degenerate(1.0, (1, 1)) is None  # K = D (Fig. 7): one epitome is a VAE; flagging it favoured K << D
+    spread = Cell(Seeds((2500.0,), (1.0,)), (15,), 0.3, (4, 10))     # no busiest epitome, but 6 of 10 never chosen
+    grid = {("VAE", 2, 500, 15): _cell(1500.0, (15,)), ("mVAE", 2, 500, 15): _cell(2400.0, (15,), 0.2),
+            ("eVAE", 2, 500, 15): spread}
+    above = c.table_ordering("olivetti", "eVAE", "VAE", grid)
+    assert above.verdict == N and "L2 H500 D15 (eVAE 4 of 10 epitomes used)" in above.reason
+    assert c.table_ordering("olivetti", "mVAE", "VAE", grid).verdict != N
+    best = {kind: grid[kind, 2, 500, 15] for kind in ("VAE", "mVAE", "eVAE")}
+    table3 = c.table3_above_vae("olivetti", "eVAE", best)
+    assert table3.verdict == N and "eVAE (the selected model) uses 4 of its 10 epitomes while generation" in table3.reason
+
+
 def test_table_depth_claim_needs_two_depths():
     assert c.table_vae_fewer_units_with_depth("mnist", _grid()).verdict == N
     deep = {**_grid(latent=24), **{(k, 3, 500, 24): v for (k, _, _, _), v in _grid(latent=24).items()}}

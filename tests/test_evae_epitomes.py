@@ -46,6 +46,28 @@ class FirstColumnPicks(torch.nn.Module):
         return (x[:, 0] * 10).round().long()
 
 
+
+@pytest.mark.parametrize("counts,reason", [
+    ([0, 0, 300], "collapsed 100%"),                         # the Olivetti collapse of issue 13
+    ([91, 9], "collapsed 91%"),
+    ([100, 100, 100] + [0] * 7, "3 of 10 epitomes used"),    # balanced, but 70% of samples from unused epitomes
+    ([50, 50], None), ([5, 5, 5, 5, 0], None), ([90, 10], None),
+    ([300], None),                                           # K = D: one epitome, a VAE, nothing to collapse onto
+])
+def test_degeneracy_names_the_reason_and_returns_the_counts(counts, reason):
+    d = epitomes.degeneracy(counts)
+    assert d["reason"] == reason and d["degenerate"] == (reason is not None)
+    assert d["counts"] == counts and d["epitomes"] == len(counts) and d["used"] == sum(n > 0 for n in counts)
+    assert d["untrained_sample_share"] == pytest.approx(1 - d["used"] / len(counts))
+    assert d["largest_share"] == pytest.approx(max(counts) / sum(counts))
+
+
+@pytest.mark.parametrize("counts", [[], [[1, 2]], [3, -1], [0, 0]])
+def test_degeneracy_refuses_what_is_not_one_count_per_epitome(counts):
+    with pytest.raises(ValueError):
+        epitomes.degeneracy(counts)
+
+
 def test_usage_report_counts_train_and_test_images_and_caches(tmp_path, monkeypatch):
     import memvae_lib.evaluation as evaluation
 

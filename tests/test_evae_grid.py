@@ -65,6 +65,24 @@ def test_best_k_and_best_family_are_chosen_on_validation_never_test():
     assert family["eVAE"].epitome == 4 and family["VAE"].latent == 24
 
 
+
+def test_a_degenerate_model_is_selected_only_when_every_candidate_is():
+    def cell(k, valid, share, used=3):
+        r = _result("eVAE", 24, k, test=0.0, valid=valid)
+        r.usage = {"largest_share_train": share, "used_train": used, "epitomes": 8}
+        return r
+    results = {("eVAE", 1, 500, 24, 3): cell(3, valid=50.0, share=1.0, used=1),    # best validation, collapsed
+               ("eVAE", 1, 500, 24, 4): cell(4, valid=20.0, share=0.3, used=6),
+               ("eVAE", 1, 500, 24, 2): cell(2, valid=10.0, share=0.3, used=3)}    # 3 of 8 used: degenerate
+    assert results["eVAE", 1, 500, 24, 3].degenerate == "collapsed 100%"
+    assert results["eVAE", 1, 500, 24, 2].degenerate == "3 of 8 epitomes used"
+    assert results["eVAE", 1, 500, 24, 4].degenerate is None and results["eVAE", 1, 500, 24, 4].cell.epitomes_used == (6, 8)
+    assert grid.best_over_k(results)["eVAE", 1, 500, 24].epitome == 4
+    assert grid.best_of_family(results)["eVAE"].epitome == 4
+    del results["eVAE", 1, 500, 24, 4]                                              # all degenerate: validation decides
+    assert grid.best_over_k(results)["eVAE", 1, 500, 24].epitome == 3
+
+
 def test_seed_spread_is_the_sample_sd_at_the_replicated_cells():
     results = {"a": _result("eVAE", 24, 4, 0, 0, seeds=(160.0, 170.0)), "b": _result("VAE", 24, None, 0, 0, seeds=(130.0,))}
     assert grid.seed_spread(results) == {"eVAE": pytest.approx(math.sqrt(50.0))}

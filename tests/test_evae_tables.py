@@ -39,6 +39,24 @@ def test_table3_rows_name_the_literature_on_mnist_only():
     assert not any(r.model.endswith("(literature)") for r in faces)
 
 
+
+def test_a_degenerate_model_is_flagged_and_the_others_are_ranked_among_themselves():
+    faces = {("VAE", 2, 500, 15): _cell("VAE", "olivetti", 2, 500, 15, None, 1000.0),
+             ("mVAE", 2, 500, 15): _cell("mVAE", "olivetti", 2, 500, 15, 5, 900.0, 0.5),
+             ("eVAE", 2, 500, 15): _cell("eVAE", "olivetti", 2, 500, 15, 5, 3000.0, 1.0)}   # collapsed, highest
+    rows = tables.grid_rows(faces, BASELINES, "olivetti")
+    ranks = {r.model: (r.ours, r.paper, r.note) for r in rows if r.quantity == "parzen_rank"}
+    assert ranks["VAE L2 H500 D15"][0] == 1 and ranks["mVAE L2 H500 D15"][0] == 2
+    assert ranks["eVAE L2 H500 D15"][0] is None and ranks["eVAE L2 H500 D15"][1] == 1
+    assert ranks["eVAE L2 H500 D15"][2] == "degenerate (collapsed 100%): not ranked"
+    share = next(r for r in rows if r.quantity == "largest_epitome_share" and r.model.startswith("eVAE"))
+    assert "DEGENERATE (collapsed 100%)" in share.note
+    best = {k[0]: v for k, v in faces.items()}
+    iwll = {k: {"mean": -100.0, "k": 10, "n": 5} for k in best}
+    t3 = {r.model: r.ours for r in tables.table3_rows(best, BASELINES, "olivetti", iwll) if r.quantity == "parzen_rank"}
+    assert t3 == {"VAE": 1, "mVAE": 2, "eVAE": None}
+
+
 def test_fig7_rows_list_every_cell_and_the_best_k():
     results = {("VAE", 1, 500, 8, None): _cell("VAE", "mnist", 1, 500, 8, None, 180.0),
                ("eVAE", 1, 500, 8, 2): _cell("eVAE", "mnist", 1, 500, 8, 2, 170.0, 0.5)}

@@ -1,4 +1,5 @@
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -6,7 +7,8 @@ import torch
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
-from memvae_lib.estimators import kmeans_centres, parzen_evaluate, parzen_log_density, select_bandwidth
+from memvae_lib.estimators import (DEFAULT_SIGMAS, BandwidthAtEdgeWarning, bandwidth_edge, kmeans_centres, parzen_evaluate,
+                                   parzen_log_density, select_bandwidth)
 
 RNG = np.random.default_rng(0)
 
@@ -45,13 +47,38 @@ def test_chunk_invariance():
 def test_select_bandwidth_picks_the_argmax_of_the_sweep():
     centres = 0.3 * RNG.normal(size=(400, 2))
     valid = 0.3 * RNG.normal(size=(200, 2))
-    best, sweep = select_bandwidth(centres, valid)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                        # an interior optimum: no edge warning
+        best, sweep = select_bandwidth(centres, valid)
     sigmas = [s for s, _ in sweep]
     np.testing.assert_allclose(sigmas, np.logspace(-1, 0, 10))
     means = [float(parzen_log_density(centres, valid, s).mean()) for s in sigmas]
     np.testing.assert_allclose([m for _, m in sweep], means)
     assert best == sigmas[int(np.argmax(means))]
     assert sigmas[0] < best < sigmas[-1]  # interior optimum for this data
+
+
+def test_bandwidth_edge_of_a_sweep():
+    assert bandwidth_edge([(0.1, 5.0), (0.2, 3.0), (0.4, 1.0)]) == "lower"
+    assert bandwidth_edge([(0.4, 5.0), (0.1, 3.0), (0.2, 4.0)]) == "upper"     # by sigma, not by position
+    assert bandwidth_edge([(0.1, 1.0), (0.2, 3.0), (0.4, 1.0)]) is None
+    assert bandwidth_edge([(0.1, 5.0), (0.2, 3.0)]) is None                    # two values bracket nothing
+
+
+def test_an_optimum_below_the_grid_warns_and_a_grid_reaching_below_it_brackets_it():
+    """Validation images 0.06 from their centres (as the Olivetti baselines, optimum ~0.08): the
+    protocol grid 0.1..1 stops at its lower edge; a grid reaching 0.03 finds the interior optimum."""
+    g = torch.Generator().manual_seed(0)
+    centres = torch.rand(200, 50, generator=g)
+    valid = centres[:60] + 0.06 * torch.randn(60, 50, generator=g)
+    with pytest.warns(BandwidthAtEdgeWarning, match="sigma = 0.1 is the lower edge"):
+        best, _ = select_bandwidth(centres, valid)
+    assert best == DEFAULT_SIGMAS[0]
+    wider = [float(10 ** (-1 - i / 9)) for i in range(5, 0, -1)] + list(DEFAULT_SIGMAS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        best, sweep = select_bandwidth(centres, valid, wider)
+    assert wider[0] < best < DEFAULT_SIGMAS[0] and bandwidth_edge(sweep) is None
 
 
 def test_parzen_evaluate_mean_and_sem():

@@ -115,6 +115,23 @@ def test_small_training_sets_cap_the_centre_counts(fake):
     assert out["kmeans"]["n_centres"] == 30 // pp.KMEANS_FIT_FACTOR
 
 
+def test_faces_sweep_a_grid_that_extends_the_protocol_grid_downwards_and_mnist_keeps_its_own(fake, tmp_path):
+    assert pp.sigma_grid("mnist") == estimators.DEFAULT_SIGMAS and pp.sigma_grid("olivetti") == pp.FACES_SIGMAS
+    assert pp.FACES_SIGMAS[-10:] == estimators.DEFAULT_SIGMAS                 # the ten protocol values, exactly
+    ratios = torch.tensor(pp.FACES_SIGMAS[1:], dtype=torch.float64) / torch.tensor(pp.FACES_SIGMAS[:-1], dtype=torch.float64)
+    torch.testing.assert_close(ratios, torch.full_like(ratios, 10 ** (1 / 9)), rtol=1e-12, atol=0)
+    assert pp.FACES_SIGMAS[0] < 0.03
+    run = _run(tmp_path)
+    faces, mnist = pp.parzen_report(run, "olivetti", PROFILE), pp.parzen_report(run, "mnist", PROFILE)
+    assert [s for s, _ in faces["sweep"]] == list(pp.FACES_SIGMAS) and len(mnist["sweep"]) == 10
+    keys = sorted(f.stem for f in (run.path / "metrics").glob("parzen-*.json"))
+    # the MNIST key is the one cached runs already have; the faces key names its grid (a new cache entry)
+    assert keys == ["parzen-mnist-n40-valid7-test11-seed2017", "parzen-olivetti-n40-valid5-test8-seed2017-sigmas15from0.0278"]
+    assert pp.parzen_data("olivetti", PROFILE)["protocol"]["parzen_sigmas"].startswith("15 values log-spaced from 0.0278")
+    assert pp.parzen_data("mnist", PROFILE)["protocol"]["parzen_sigmas"] == "logspace(-1, 0, 10), chosen on validation"
+    assert len(pp.parzen_baselines("olivetti", PROFILE)["real"]["sweep"]) == 15
+
+
 def test_rank_puts_the_highest_first_and_shares_ties():
     assert pp.parzen_rank({"VAE": 1.0, "mVAE": 3.0, "eVAE": 3.0}) == {"VAE": 3, "mVAE": 1, "eVAE": 1}
 

@@ -17,7 +17,7 @@ from torch import nn
 
 import memvae_lib
 from memvae_lib.data import fixed_binarization
-from memvae_lib.models.base import LatentVariableModel
+from memvae_lib.models.base import OMIT_AT_DEFAULT, LatentVariableModel, config_dict
 from memvae_lib.nets import BatchNorm
 from memvae_lib.runs import RunSpec, get_or_train, run_dir, runs_dir, spec_hash
 from memvae_lib.train import TrainConfig
@@ -127,6 +127,16 @@ def test_spec_hash_changes_with_every_field(monkeypatch):
     assert len(hashes) == len(variants) + 1
     monkeypatch.setattr(memvae_lib, "NUMERICS_VERSION", memvae_lib.NUMERICS_VERSION + 1)
     assert spec_hash(base) not in hashes
+
+
+def test_a_field_marked_omit_at_default_leaves_the_hash_alone_at_its_default():
+    """A config field added later (OMIT_AT_DEFAULT) must not move the folders of cached runs."""
+    later = dataclasses.make_dataclass("TinyConfig", [
+        ("d", int, 20), ("latent", int, 2), ("extra", dict, field(default_factory=lambda: {"a": 1, "b": 2})),
+        ("guard", int, field(default=0, metadata=OMIT_AT_DEFAULT))], frozen=True)
+    assert config_dict(later()) == config_dict(TinyConfig())
+    assert spec_hash(spec(model=later())) == spec_hash(spec(model=later(guard=0))) == spec_hash(spec())
+    assert config_dict(later(guard=3))["guard"] == 3 and spec_hash(spec(model=later(guard=3))) != spec_hash(spec())
 
 
 def test_run_dir_and_bad_specs(runs):

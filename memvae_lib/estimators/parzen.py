@@ -10,11 +10,17 @@ sigma chosen on validation data from logspace(-1, 0, 10), the test mean reported
 SE = std / sqrt(N_test). Theis et al.: log-likelihood, Parzen estimates and sample quality are
 "largely independent of each other when the data is high-dimensional"; a k-means Parzen model
 beats true samples (`kmeans_centres` gives that baseline). Never compare Parzen with IW-LL.
+
+A chosen sigma at the first or last value of its grid is a maximum the grid may have missed: the
+validation curve could keep rising beyond it. `select_bandwidth` then warns
+(`BandwidthAtEdgeWarning`); `bandwidth_edge` tells it from a stored sweep (the Olivetti baselines
+peaked at 0.1, the lower edge of logspace(-1, 0, 10): issue 13).
 """
 from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -61,13 +67,33 @@ def parzen_log_density(centres, x, sigma: float, batch_size: int = 100, device="
     return out - d * math.log(sigma * math.sqrt(2.0 * math.pi))
 
 
+class BandwidthAtEdgeWarning(UserWarning):
+    """The chosen Parzen bandwidth is the smallest or largest of its grid: the optimum may lie outside."""
+
+
+def bandwidth_edge(sweep) -> str | None:
+    """'lower' or 'upper' when the best sigma of a sweep [(sigma, mean validation LL)] is the
+    smallest or the largest sigma swept, else None (also for a sweep of fewer than 3 values,
+    which cannot bracket a maximum anyway)."""
+    if len(sweep) < 3:
+        return None
+    sigmas = [float(s) for s, _ in sweep]
+    best = float(max(sweep, key=lambda pair: pair[1])[0])
+    return "lower" if best == min(sigmas) else "upper" if best == max(sigmas) else None
+
+
 def select_bandwidth(centres, x_valid, sigmas=None, batch_size: int = 100, device="cpu") -> tuple[float, list]:
-    """The sigma maximising the mean validation log-likelihood, and the whole sweep [(sigma, mean)]."""
+    """The sigma maximising the mean validation log-likelihood, and the whole sweep [(sigma, mean)];
+    a BandwidthAtEdgeWarning when that sigma is an edge of the grid (`bandwidth_edge`)."""
     sigmas = DEFAULT_SIGMAS if sigmas is None else [float(s) for s in sigmas]
     if len(sigmas) == 0:
         raise ValueError("sigmas is empty")
     sweep = [(s, float(parzen_log_density(centres, x_valid, s, batch_size, device).mean())) for s in sigmas]
     best = max(sweep, key=lambda pair: pair[1])[0]
+    if edge := bandwidth_edge(sweep):
+        warnings.warn(f"Parzen bandwidth sigma = {best:.4g} is the {edge} edge of the grid "
+                      f"[{min(sigmas):.4g}, {max(sigmas):.4g}]: the validation optimum may lie outside it; "
+                      "widen the grid (papers/evae/parzen_protocol.sigma_grid)", BandwidthAtEdgeWarning, stacklevel=2)
     return best, sweep
 
 

@@ -3,6 +3,14 @@ them (VAE/IWAE, MEM-VAE, eVAE, mVAE) without knowing which they hold; and the ba
 the mVAE share (Yeung et al. 2017, Algorithm 1: hard assignment y* to an epitome or component,
 then balanced minibatches), `HardAssignmentModel`.
 
+Algorithm 1 line 3 assigns y* = argmin_y C(x, y) and says nothing about an epitome that no example
+chooses. On a small data set (the 300 Olivetti faces) that is the usual case: before training the
+costs differ between epitomes by an offset common to all x, so one or two epitomes take every
+example; only they are trained, their cost drops by hundreds of nats, and the argmin never leaves
+them (issue 13). `assign_with_minimum` is the project's guard (the config's `min_assigned`, 0 = off =
+the paper's argmin): every epitome is trained on at least `min_assigned` examples per epoch, taken
+from over-full epitomes where moving them costs least (docs/protocols.md §3.5).
+
 Shapes: x is (B, D_x) float in [0, 1]; z is (N, latent_dim); log-weights are (B, k) or, for models
 with a discrete selector (eVAE, mVAE), (B, S, k) with log p(y) already added (see
 `objectives.iwae_bound`).
@@ -29,6 +37,7 @@ ASSIGN_ROWS = 1 << 15  # decoder rows per chunk when scoring every epitome (chun
 # notebooks and estimators never need to know the dtype. A no-op for inputs already in it.
 INPUT_METHODS = ("log_weights", "training_loss", "training_terms", "decode_mean", "posterior_mean", "sample_posterior",
                  "kl_per_unit", "encode", "decode", "encoder_features", "attention", "assign_epitomes",
+                 "training_assignments",
                  "epitome_costs", "conditional_log_weights", "reconstruct", "prepare_evaluation",
                  "read_memory")
 INPUT_KEYWORDS = ("x", "z", "z_in", "x_train")
@@ -142,9 +151,20 @@ class LatentVariableModel(nn.Module, ABC):
         self.train(was_training)
 
 
+# Field metadata for a config field added after runs were cached: at its default the field is left
+# out of `config_dict`, so every run spec that leaves it there keeps its canonical JSON, its
+# `runs.spec_hash` and so its run folder (as `runs.spec_json` does for RunSpec.dtype).
+OMIT_AT_DEFAULT = {"omit_at_default": True}
+
+
 def config_dict(config) -> dict:
-    """A config dataclass as a plain dict with its class name, for hashing and saving."""
-    return {"class": type(config).__name__, **dataclasses.asdict(config)}
+    """A config dataclass as a plain dict with its class name, for hashing and saving; fields marked
+    OMIT_AT_DEFAULT are left out while they hold their default."""
+    out = dataclasses.asdict(config)
+    for f in dataclasses.fields(config):
+        if f.metadata.get("omit_at_default") and getattr(config, f.name) == f.default:
+            del out[f.name]
+    return {"class": type(config).__name__, **out}
 
 
 # ---- the hard-assignment base of the eVAE and the mVAE (Yeung et al. 2017, Algorithm 1) ----------
@@ -186,6 +206,41 @@ def balanced_minibatch_indices(assignments: torch.Tensor, batch_size: int,
     return [batches[j] for j in torch.randperm(m, generator=generator).tolist()]
 
 
+def assign_with_minimum(costs: torch.Tensor, min_assigned: int) -> torch.Tensor:
+    """Algorithm 1 line 3 with the empty-epitome guard: y* = argmin_y C(x, y) (N,), then every epitome
+    holding fewer than `min_assigned` rows is filled up to it, epitomes in index order.
+
+    Epitome e short of n = min_assigned takes, among the rows whose epitome holds more than n, those
+    with the least regret C(x, e) - C(x, y(x)) (the smallest rise of the summed cost, eq. 7), each
+    donor giving at most its surplus (count - n), ties to the lower row index. A filled epitome holds
+    exactly n and gives nothing later, so the result is deterministic and has every count >= n;
+    when no epitome is short it is the argmin itself. `costs` (N, E); needs n * E <= N."""
+    y = costs.argmin(-1)
+    n_rows, n_epitomes = costs.shape
+    if min_assigned <= 0:
+        return y
+    if min_assigned * n_epitomes > n_rows:
+        raise ValueError(f"min_assigned={min_assigned} is invalid for {n_rows} training examples and "
+                         f"{n_epitomes} epitomes: needs min_assigned * E <= N")
+    counts = torch.bincount(y, minlength=n_epitomes)
+    rows = torch.arange(n_rows, device=y.device)
+    for e in range(n_epitomes):
+        need = min_assigned - int(counts[e])
+        if need <= 0:
+            continue
+        regret = costs[:, e] - costs[rows, y]                      # >= 0 where y is still the argmin
+        order = torch.argsort(regret, stable=True)
+        donor = y[order]
+        surplus = (counts - min_assigned).clamp_min(0)            # 0 for e and every filled epitome
+        first = nn.functional.one_hot(donor, n_epitomes)
+        rank = (first.cumsum(0) * first).sum(1) - 1               # place of the row among its donor's, by regret
+        take = order[rank < surplus[donor]][:need]                # sum of surpluses >= need since n * E <= N
+        counts -= torch.bincount(y[take], minlength=n_epitomes)
+        y[take] = e
+        counts[e] += need
+    return y
+
+
 class HardAssignmentModel(LatentVariableModel):
     """What eVAE and mVAE share: a uniform selector y over E epitomes/components, q(y|x) = delta(y - y*)
     with y* = argmin_y of the deterministic cost (§3.5), Algorithm 1's balanced minibatches."""
@@ -207,9 +262,21 @@ class HardAssignmentModel(LatentVariableModel):
         chunk = max(1, ASSIGN_ROWS // self.num_epitomes)
         return torch.cat([self.epitome_costs(xc).argmin(-1) for xc in x.split(chunk)])
 
+    @torch.no_grad()
+    def training_assignments(self, x: torch.Tensor) -> torch.Tensor:
+        """The y trained on this epoch: `assign_epitomes` (the argmin), or with the config's
+        `min_assigned` > 0 the guarded `assign_with_minimum`. Evaluation always uses the argmin."""
+        min_assigned = getattr(self.config, "min_assigned", 0)
+        if min_assigned <= 0:
+            return self.assign_epitomes(x)                          # the paper's line 3, bit for bit
+        chunk = max(1, ASSIGN_ROWS // self.num_epitomes)
+        costs = torch.cat([self.epitome_costs(xc) for xc in x.split(chunk)])
+        return assign_with_minimum(costs, min_assigned)
+
     def minibatches(self, x: torch.Tensor, batch_size: int, generator: torch.Generator) -> Iterator[dict]:
-        """One epoch of Algorithm 1: assign y* to all of x once, then floor(N/B) balanced batches."""
-        y = self.assign_epitomes(x)
+        """One epoch of Algorithm 1: assign y to all of x once (`training_assignments`), then
+        floor(N/B) balanced batches."""
+        y = self.training_assignments(x)
         for idx in balanced_minibatch_indices(y, batch_size, generator):
             idx = idx.to(x.device)
             yield {"x": x[idx], "y": y[idx]}

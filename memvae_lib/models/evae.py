@@ -12,19 +12,21 @@ examples whose epitome contains it, and the model can keep more units active tha
 
 Training is Algorithm 1: every epoch assign y* = argmin_y C(x, y), then take gradient steps on
 minibatches balanced by epitome with (x, y*) fixed (`base.HardAssignmentModel`, shared with the mVAE).
+`min_assigned` > 0 adds the project's guard against epitomes that no example chooses, which the
+paper leaves open (`base.assign_with_minimum`, docs/protocols.md §3.5): the Olivetti specs use it.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from ..nets import MLP, dense
 from ..objectives import bernoulli_nll_logits, kl_standard_normal, log_normal, log_standard_normal
-from ._checks import check_activation, check_hidden, check_likelihood, check_sizes, fail, lists_to_tuples
-from .base import HardAssignmentModel, balanced_minibatch_indices  # noqa: F401 (importable from here, as before)
+from ._checks import check_activation, check_hidden, check_likelihood, check_sizes, fail, is_int, lists_to_tuples
+from .base import OMIT_AT_DEFAULT, HardAssignmentModel, balanced_minibatch_indices  # noqa: F401 (importable from here, as before)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,9 @@ class EVAEConfig:
     # likelihood
     likelihood: str = "bernoulli"          # "bernoulli" (MNIST, §3.5) | "gaussian" (faces: learned diagonal log-variance, eq. 5)
     logvar_floor: float | None = None      # floor on the Gaussian decoder log-variance (§3.5); None = none
+    # training: every epitome trained on >= this many examples per epoch (base.assign_with_minimum);
+    # 0 = Algorithm 1's plain argmin. Left out of the run hash at 0, so older runs keep their folders.
+    min_assigned: int = field(default=0, metadata=OMIT_AT_DEFAULT)
 
     def __post_init__(self):
         lists_to_tuples(self, "hidden")
@@ -62,6 +67,8 @@ class EVAEConfig:
                 fail("logvar_floor", self.logvar_floor, "must be None or a finite number")
             if self.likelihood != "gaussian":
                 fail("logvar_floor", self.logvar_floor, "only a 'gaussian' likelihood has a log-variance to floor")
+        if not is_int(self.min_assigned, low=0):
+            fail("min_assigned", self.min_assigned, "must be an integer >= 0 (0: no guard)")
 
     @property
     def num_epitomes(self) -> int:
@@ -71,7 +78,8 @@ class EVAEConfig:
         net = "-".join(str(h) for h in (self.input_dim, *self.hidden, self.latent_dim))
         return ", ".join([f"{type(self).__name__} {net}", f"K={self.epitome_size} s={self.stride} "
                           f"E={self.num_epitomes}", self.activation + ("+BN" if self.batch_norm else ""),
-                          self.likelihood + (f" floor {self.logvar_floor}" if self.logvar_floor is not None else "")])
+                          self.likelihood + (f" floor {self.logvar_floor}" if self.logvar_floor is not None else "")]
+                         + ([f"min_assigned {self.min_assigned}"] if self.min_assigned else []))
 
 
 def epitome_starts(latent_dim: int, epitome_size: int, stride: int) -> list[int]:

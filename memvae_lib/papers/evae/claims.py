@@ -44,6 +44,8 @@ NLL_FLOOR = 1.4                   # nats, Table 2 log-likelihoods and gaps: [cpu
 COUNT_TOLERANCE = 2.0        # units: "about" a printed active-unit count (30, 20, 8, 22, 24)
 COLLAPSED_KL = 0.1           # nats/unit: KL of N(0, 0.5) from N(0, 1) is 0.097, a unit at the prior
 COLLAPSE_SHARE = 0.9         # an eVAE/mVAE whose busiest epitome explains > 90% of images has collapsed
+MIN_USED_SHARE = 0.5         # ... or whose training images choose fewer than half of its epitomes: generation
+                             # draws y uniformly, so most of its samples (Parzen centres) come from untrained ones
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class Cell:
     parzen: Seeds
     active: tuple[int, ...]
     largest_share: float | None = None
+    epitomes_used: tuple[int, int] | None = None   # (epitomes some training image chooses, E); None: unknown
 
 
 def _kw(id: str, section: str, statement: str) -> dict:
@@ -80,13 +83,31 @@ def _parzen(cell: Cell, dataset: str, spread: float = 0.0) -> Estimate:
     return cell.parzen.estimate(max(PARZEN_FLOOR[dataset], spread))
 
 
+def degenerate(largest_share: float | None, epitomes_used: tuple[int, int] | None = None) -> str | None:
+    """Why a hard-assignment model is degenerate, in a few words, or None: its busiest epitome explains
+    > COLLAPSE_SHARE of the training images ("collapsed 93%"), or they choose fewer than MIN_USED_SHARE
+    of its epitomes ("2 of 10 epitomes used"). None for a VAE (no selector), and None for a model of
+    one epitome (K = D, as in Fig. 7's grid): it is a VAE, every sample comes from the epitome it trained,
+    and flagging it would bias the choice of K towards the paper's "K << D"."""
+    if epitomes_used is not None and epitomes_used[1] <= 1:
+        return None
+    if largest_share is not None and largest_share > COLLAPSE_SHARE:
+        return f"collapsed {largest_share:.0%}"
+    if epitomes_used is not None and epitomes_used[0] < MIN_USED_SHARE * epitomes_used[1]:
+        return f"{epitomes_used[0]} of {epitomes_used[1]} epitomes used"
+    return None
+
+
 def _collapsed(cell: Cell) -> bool:
-    return cell.largest_share is not None and cell.largest_share > COLLAPSE_SHARE
+    return degenerate(cell.largest_share, cell.epitomes_used) is not None
 
 
 def _collapse_note(kind: str, cell: Cell, where: str) -> str:
-    return (f"{kind} {where} collapsed onto one epitome ({cell.largest_share:.0%} of the images) while "
-            "generation draws the epitome uniformly: its Parzen value is of a degenerate model")
+    if cell.largest_share is not None and cell.largest_share > COLLAPSE_SHARE:
+        what = f"collapsed onto one epitome ({cell.largest_share:.0%} of the images)"
+    else:
+        what = f"uses {cell.epitomes_used[0]} of its {cell.epitomes_used[1]} epitomes"
+    return f"{kind} {where} {what} while generation draws the epitome uniformly: its Parzen value is of a degenerate model"
 
 
 # ---- Fig. 1 -------------------------------------------------------------------------------------
@@ -384,7 +405,7 @@ def table_ordering(dataset: str, upper: str, lower: str, best: Mapping[tuple, Ce
         gone = [(k, c) for k, c in ((upper, a), (lower, b)) if _collapsed(c)]
         if gone:
             parts.append(not_measurable(**{**kw, "id": pid}, reason=_collapse_note(*gone[0], where)))
-            where += f" ({gone[0][0]} collapsed {gone[0][1].largest_share:.0%})"
+            where += f" ({gone[0][0]} {degenerate(gone[0][1].largest_share, gone[0][1].epitomes_used)})"
         else:
             refs = [paper.get((k, latent), {}).get((layers, hidden)) for k in (upper, lower)]
             effect = refs[0][0] - refs[1][0] if dataset == "mnist" and all(refs) else None
@@ -408,7 +429,8 @@ def table_evae_not_below_mvae(dataset: str, best: Mapping[tuple, Cell], spread: 
         parts.append(not_measurable(**{**kw, "id": pid}, reason=_collapse_note(*gone[0], where)) if gone else
                      not_below(difference(_parzen(a, dataset, spread.get("eVAE", 0)), _parzen(b, dataset, spread.get("mVAE", 0))),
                                **{**kw, "id": pid}, unit="nats"))
-        labels.append(where + (f" ({gone[0][0]} collapsed {gone[0][1].largest_share:.0%})" if gone else ""))
+        labels.append(where + (f" ({gone[0][0]} {degenerate(gone[0][1].largest_share, gone[0][1].epitomes_used)})"
+                               if gone else ""))
     return combine(parts, labels=labels, unit="nats", **kw)
 
 
@@ -425,7 +447,7 @@ def table_evae_all_units_active(dataset: str, best: Mapping[tuple, Cell]) -> Cla
         labels.append(f"L{layers} H{hidden} D{latent}")
         if _collapsed(cell):
             parts.append(holds(False, **pid, ours=_mean(cell.active), unit="units", reason=_collapse_note("eVAE", cell, labels[-1])))
-            labels[-1] += f" (collapsed {cell.largest_share:.0%})"
+            labels[-1] += f" ({degenerate(cell.largest_share, cell.epitomes_used)})"
         else:
             parts.append(near(estimate(cell.active, floor=ACTIVE_UNITS_FLOOR), target=latent, tolerance=COUNT_TOLERANCE,
                               unit="units", **pid))

@@ -12,6 +12,13 @@ from ...profiles import Budget, budget_of
 from ...runs import RunSpec
 from ...train import TrainConfig
 
+# Olivetti eVAE/mVAE: every epitome trained on >= 10 of the 300 faces per epoch (`min_assigned`,
+# models/base.assign_with_minimum; docs/protocols.md §3.5). Without it every face model collapsed
+# onto one epitome (issue 13). 10 = activity.MIN_EPITOME_IMAGES, the fewest images an epitome needs
+# for its units to count as active; at most 100 of 300 faces (E = 10) are ever held by the guard.
+# MNIST specs keep the paper's plain argmin (and their run hashes).
+FACES_MIN_ASSIGNED = 10
+
 
 @dataclass(frozen=True, kw_only=True)
 class EVAEBudget(Budget):
@@ -95,7 +102,7 @@ def evae_spec(kind: str, b: EVAEBudget, *, latent: int, layers: int = 1, hidden:
         config_class = EVAEConfig if kind == "eVAE" else MVAEConfig
         config = config_class(input_dim=input_dim, hidden=widths, latent_dim=latent, epitome_size=epitome,
                               stride=stride or epitome, likelihood=likelihood,
-                              logvar_floor=-6.0 if faces else None)
+                              logvar_floor=-6.0 if faces else None, min_assigned=FACES_MIN_ASSIGNED if faces else 0)
     train = train_config(b.faces_epochs if faces else b.epochs)
     label = kind if kind != "VAE" or kl_weight == 1 else f"VAE (lambda={kl_weight:g})"
     if z_dropout:

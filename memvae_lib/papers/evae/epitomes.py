@@ -10,6 +10,9 @@ label purity of the assignments,
 against the same groups with shuffled labels (more or smaller groups alone raise purity). A model
 whose busiest epitome explains (almost) every image has collapsed: generation still draws y
 uniformly (Sec. 4.2), so most of its samples come from epitomes that training never used.
+`degeneracy` applies the project's rule (claims.degenerate: busiest epitome > 90 % of the training
+images, or fewer than half of the epitomes chosen) to the counts, for tables that must not rank
+such a model (issue 13).
 """
 from __future__ import annotations
 
@@ -48,6 +51,23 @@ def largest_share(counts) -> float:
     if counts.sum() <= 0:
         raise ValueError("no image assigned: counts sum to 0")
     return float(counts.max()) / float(counts.sum())
+
+
+def degeneracy(counts) -> dict:
+    """The degenerate-model check on the y* counts of a model's training images (one per epitome):
+    {"degenerate": bool, "reason": `claims.degenerate`'s words or None, "counts", "epitomes",
+    "used" (epitomes that explain >= 1 image), "largest_share", "untrained_sample_share" (the share
+    of generated samples, y ~ uniform, drawn from epitomes no training image chose)}.
+    `degeneracy(usage_report(run, dataset)["train_counts"])` for a trained run."""
+    from .claims import degenerate
+
+    counts = torch.as_tensor(counts).long()
+    if counts.dim() != 1 or counts.numel() == 0 or (counts < 0).any():
+        raise ValueError(f"counts must be one non-negative count per epitome, got {counts.tolist()}")
+    E, used, share = counts.numel(), int((counts > 0).sum()), largest_share(counts)
+    reason = degenerate(share, (used, E))
+    return {"degenerate": reason is not None, "reason": reason, "counts": counts.tolist(), "epitomes": E,
+            "used": used, "largest_share": share, "untrained_sample_share": (E - used) / E}
 
 
 def training_images(spec, dataset: str):

@@ -8,7 +8,8 @@ cached in its run folder. One representative cell per data set (`representative_
 cell of that kind is judged with: replicating every cell would multiply the grid's cost.
 
     results = sweep(nb, "table4")            # {(kind, L, H, D, K): CellResult}
-    best = best_over_k(results)              # {(kind, L, H, D): CellResult}, K chosen on validation (P4)
+    best = best_over_k(results)              # {(kind, L, H, D): CellResult}, K chosen on validation (P4),
+                                             # a degenerate eVAE/mVAE only when every K is (claims.degenerate)
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import math
 from dataclasses import dataclass
 
 from .activity import THRESHOLD, activity_report
-from .claims import Cell, Seeds
+from .claims import Cell, Seeds, degenerate
 from .configs import grid_cell
 from .epitomes import usage_report
 from .parzen_protocol import parzen_report, validation_parzen
@@ -75,7 +76,17 @@ class CellResult:
         """The numbers the claims need (claims.Cell)."""
         return Cell(Seeds(tuple(p["mean"] for p in self.parzen), tuple(p["sem"] for p in self.parzen)),
                     tuple(a["count"] for a in self.activity),
-                    None if self.usage is None else self.usage["largest_share_train"])
+                    None if self.usage is None else self.usage["largest_share_train"], self._epitomes_used)
+
+    @property
+    def _epitomes_used(self) -> tuple[int, int] | None:
+        u = self.usage or {}
+        return (u["used_train"], u["epitomes"]) if "used_train" in u and "epitomes" in u else None
+
+    @property
+    def degenerate(self) -> str | None:
+        """Why this eVAE/mVAE is degenerate (claims.degenerate on its training assignments), or None."""
+        return None if self.usage is None else degenerate(self.usage["largest_share_train"], self._epitomes_used)
 
     @property
     def label(self) -> str:
@@ -100,22 +111,28 @@ def sweep(nb, grid: str, threshold: float = THRESHOLD) -> dict[tuple, CellResult
     return out
 
 
+def _merit(r: CellResult) -> tuple[bool, float]:
+    """Selection order: any sound model before any degenerate one (whose Parzen value is mostly of
+    untrained epitomes, `CellResult.degenerate`), then validation Parzen of the first run (never the
+    test value, P4). A degenerate model is selected only when every candidate is."""
+    return r.degenerate is None, validation_parzen(r.parzen[0])
+
+
 def best_over_k(results: dict[tuple, CellResult]) -> dict[tuple, CellResult]:
-    """{(kind, L, H, D): the cell of the best K} by validation Parzen of the first run (never the
-    test value, P4); the VAE's single cell passes through."""
+    """{(kind, L, H, D): the cell of the best K} by `_merit`; the VAE's single cell passes through."""
     best: dict[tuple, CellResult] = {}
     for (kind, layers, hidden, latent, _), r in results.items():
         key = (kind, layers, hidden, latent)
-        if key not in best or validation_parzen(r.parzen[0]) > validation_parzen(best[key].parzen[0]):
+        if key not in best or _merit(r) > _merit(best[key]):
             best[key] = r
     return best
 
 
 def best_of_family(results: dict[tuple, CellResult]) -> dict[str, CellResult]:
-    """{kind: its best cell over the whole grid} by validation Parzen (Table 3, P4)."""
+    """{kind: its best cell over the whole grid} by `_merit` (Table 3, P4)."""
     best: dict[str, CellResult] = {}
     for r in results.values():
-        if r.kind not in best or validation_parzen(r.parzen[0]) > validation_parzen(best[r.kind].parzen[0]):
+        if r.kind not in best or _merit(r) > _merit(best[r.kind]):
             best[r.kind] = r
     return best
 

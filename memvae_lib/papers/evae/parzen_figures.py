@@ -8,7 +8,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from . import values
-from .claims import COLLAPSE_SHARE
 from .grid import KINDS, CellResult
 from .parzen_protocol import LEGACY_LABEL
 
@@ -44,8 +43,8 @@ def parzen_vs_k(results: dict[tuple, CellResult], baselines: dict, title: str = 
 
 def grid_heatmaps(best_by_dataset: dict[str, dict[tuple, CellResult]], title: str = ""):
     """Tables 4 and 1: one heatmap per data set, rows (model, D), columns (L, H), each cell
-    'parzen (active units)'; eVAE/mVAE cells whose busiest epitome explains more than
-    COLLAPSE_SHARE of the training images are starred."""
+    'parzen (active units)'; degenerate eVAE/mVAE cells (`CellResult.degenerate`: busiest epitome
+    above COLLAPSE_SHARE of the training images, or fewer than half the epitomes used) are starred."""
     import seaborn as sns
 
     fig, axes = plt.subplots(1, len(best_by_dataset), figsize=(5.5 * len(best_by_dataset), 4.5), squeeze=False)
@@ -56,15 +55,14 @@ def grid_heatmaps(best_by_dataset: dict[str, dict[tuple, CellResult]], title: st
         label = np.full((len(rows), len(cols)), "", dtype=object)
         for (kind, layers, hidden, latent), r in best.items():
             i, j = rows.index((latent, KINDS.index(kind))), cols.index((layers, hidden))
-            share = r.usage["largest_share_train"] if r.usage else 0.0
             value[i, j] = r.parzen[0]["mean"]
-            label[i, j] = f"{value[i, j]:.0f}\n({r.activity[0]['count']}){'*' if share > COLLAPSE_SHARE else ''}"
+            label[i, j] = f"{value[i, j]:.0f}\n({r.activity[0]['count']}){'*' if r.degenerate else ''}"
         sns.heatmap(value, annot=label, fmt="", cmap="viridis", ax=ax, annot_kws={"fontsize": 7},
                     xticklabels=[f"L{a} H{b}" for a, b in cols], yticklabels=[f"{KINDS[k]} D={d}" for d, k in rows],
                     cbar_kws={"label": "Parzen (nats)"})
         ax.tick_params(axis="y", rotation=0)
         name = "MNIST (Table 4)" if dataset == "mnist" else "Olivetti: STAND-IN for TFD (Table 1)"
-        ax.set_title(f"{name}\nParzen (active units), * = collapsed onto one epitome", fontsize=9)
+        ax.set_title(f"{name}\nParzen (active units), * = degenerate (collapsed onto few epitomes)", fontsize=9)
     fig.suptitle(title or LEGACY_LABEL, fontsize=9)
     fig.tight_layout()
     return fig
@@ -72,7 +70,8 @@ def grid_heatmaps(best_by_dataset: dict[str, dict[tuple, CellResult]], title: st
 
 def bandwidth_sweeps(results_by_dataset: dict[str, list[CellResult]], baselines: dict, title: str = ""):
     """The validation log-density against sigma of every model and both baselines: a curve that
-    peaks at the edge of logspace(-1, 0, 10) means the protocol's grid missed the best bandwidth."""
+    peaks at the edge of its grid (`parzen_protocol.sigma_grid`: logspace(-1, 0, 10), faces reaching
+    down to 0.028) means the grid missed the best bandwidth."""
     fig, axes = plt.subplots(1, len(results_by_dataset), figsize=(5 * len(results_by_dataset), 3.4), squeeze=False)
     for ax, (dataset, results) in zip(axes[0], results_by_dataset.items()):
         for r in results:

@@ -30,9 +30,20 @@ def _cell_rows(r: CellResult, label: str, paper: tuple | None, faces_note: str =
             Row("active_units", label, r.activity[0]["count"], TAG[r.dataset], unit="units",
                 paper=None if faces_note or not paper else paper[1], note=f"of {r.latent}")]
     if r.usage is not None:
+        flag = f"; DEGENERATE ({r.degenerate})" if r.degenerate else ""
         rows.append(Row("largest_epitome_share", label, r.usage["largest_share_train"], TAG[r.dataset], unit="fraction",
-                        note=f"{r.usage['used_train']} of {r.usage['epitomes']} epitomes used (train)"))
+                        note=f"{r.usage['used_train']} of {r.usage['epitomes']} epitomes used (train){flag}"))
     return rows
+
+
+def rank_rows(cells: dict[str, CellResult], theirs: dict[str, int], dataset: str, where: str = "") -> list[Row]:
+    """`parzen_rank` of each kind (1 = highest Parzen) among the sound models only: a degenerate
+    eVAE/mVAE (`CellResult.degenerate`: its Parzen value is mostly of untrained epitomes) is not
+    ranked; its row keeps the paper's rank and says why ours is empty."""
+    sound = {k: r.parzen[0]["mean"] for k, r in cells.items() if r.degenerate is None}
+    ours = parzen_rank(sound) if sound else {}
+    return [Row("parzen_rank", f"{k}{where}", ours.get(k), TAG[dataset], paper=theirs.get(k), unit="rank",
+                note="" if k in ours else f"degenerate ({cells[k].degenerate}): not ranked") for k in cells]
 
 
 def baseline_rows(baselines: dict, dataset: str) -> list[Row]:
@@ -71,11 +82,10 @@ def grid_rows(best: dict[tuple, CellResult], baselines: dict, dataset: str, iwll
         out += _cell_rows(r, f"{kind} L{layers} H{hidden} D{latent}" + ("" if r.epitome is None else f" (K={r.epitome})"),
                           ref, faces, extra)
     for layers, hidden, latent in sorted({key[1:] for key in best}):
-        ours = parzen_rank({k: best[k, layers, hidden, latent].parzen[0]["mean"] for k in KINDS})
         refs = {k: table.get((k, latent), {}).get((layers, hidden)) for k in KINDS}
         theirs = parzen_rank({k: v[0] for k, v in refs.items()}) if all(refs.values()) else {}
-        out += [Row("parzen_rank", f"{k} L{layers} H{hidden} D{latent}", ours[k], TAG[dataset], paper=theirs.get(k),
-                    unit="rank") for k in KINDS]
+        out += rank_rows({k: best[k, layers, hidden, latent] for k in KINDS}, theirs, dataset,
+                         f" L{layers} H{hidden} D{latent}")
     return out + baseline_rows(baselines, dataset)
 
 
@@ -90,9 +100,7 @@ def table3_rows(best: dict[str, CellResult], baselines: dict, dataset: str, iwll
         out += _cell_rows(r, r.label, (ref, None) if col == 0 else None, faces)
         out.append(Row("test_log_likelihood", r.label, iwll[kind]["mean"], TAG[dataset],
                        note=f"k={iwll[kind]['k']}, n={iwll[kind]['n']}"))
-    ours = parzen_rank({k: best[k].parzen[0]["mean"] for k in KINDS})
-    theirs = parzen_rank({k: values.EVAE_TABLE3[k][col][0] for k in KINDS})
-    out += [Row("parzen_rank", k, ours[k], TAG[dataset], paper=theirs[k], unit="rank") for k in KINDS]
+    out += rank_rows({k: best[k] for k in KINDS}, parzen_rank({k: values.EVAE_TABLE3[k][col][0] for k in KINDS}), dataset)
     out += baseline_rows(baselines, dataset)
     if dataset == "mnist":
         out += [Row("parzen_log_density", f"{name} (literature)", None, "mnist", paper=m)
