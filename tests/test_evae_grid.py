@@ -104,3 +104,22 @@ def test_sweep_replicates_only_the_representative_cell(monkeypatch):
     assert replicated == {"evae/mnist/VAE-L1-H500-D8", "evae/mnist/mVAE-L1-H500-D8-K4", "evae/mnist/eVAE-L1-H500-D8-K4"}
     assert {name for how, name in calls if how == "run"} == {"evae/mnist/mVAE-L1-H500-D8-K2", "evae/mnist/eVAE-L1-H500-D8-K2"}
     assert results["eVAE", 1, 500, 8, 4].cell.parzen.values == (1.0, 1.0) and results["VAE", 1, 500, 8, None].usage is None
+
+
+SEC3 = ("evae/mnist/VAE-D50-lambda1", "evae/mnist/VAE-D50-lambda0.5", "evae/mnist/VAE-D50-lambda0.2",
+        "evae/mnist/dropout-VAE-D50", "evae/mnist/eVAE-D50-K5")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_sec3_models_take_their_own_budget_and_only_they_do(profile):
+    """Figs. 1-3's D = 50 models train at sec3_train_subset / sec3_epochs (laptop: 50,000 images, 20
+    epochs, where over-pruning appears); every other MNIST model of Sec. 4-5 keeps train_subset / epochs."""
+    b = evae.budget(profile)
+    for name in experiments.experiment_names(profile):
+        spec = experiments.run_spec(name, profile)
+        if spec.dataset != "mnist" or name.startswith("evae/table2/") or not name.startswith("evae/"):
+            continue
+        expected = (b.sec3_train_subset, b.sec3_epochs) if name in SEC3 else (b.train_subset, b.epochs)
+        assert (spec.train_subset, spec.train.epochs) == expected, name
+    laptop = evae.budget("laptop")
+    assert (laptop.sec3_train_subset, laptop.sec3_epochs) == (50_000, 20)
