@@ -28,8 +28,23 @@ VOLATILE_NOTEBOOK_KEYS = ("widgets",)  # widget state: random model ids (headles
 INJECTED_TAG = "injected-parameters"  # papermill's cell, which gets a new random cell id on every run
 
 
+def _coalesce_streams(outputs: list) -> list:
+    """Consecutive stream outputs of one name (stdout, stderr) joined into one: how a kernel splits a
+    cell's printing into messages depends on timing, so two runs of the same notebook could differ."""
+    merged = []
+    for out in outputs:
+        if out.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream" \
+                and merged[-1].get("name") == out.get("name"):
+            text = lambda o: o["text"] if isinstance(o["text"], str) else "".join(o["text"])  # noqa: E731
+            merged[-1]["text"] = text(merged[-1]) + text(out)
+        else:
+            merged.append(out)
+    return merged
+
+
 def strip_volatile(nb):
-    """`nb` (an nbformat NotebookNode) without run-specific metadata, outputs untouched; returned."""
+    """`nb` (an nbformat NotebookNode) without run-specific metadata, and consecutive stream outputs
+    of one name joined (the text is unchanged); returned."""
     papermill = nb.metadata.get("papermill")
     if isinstance(papermill, dict):
         for key in VOLATILE_PAPERMILL_KEYS:
@@ -39,6 +54,8 @@ def strip_volatile(nb):
     for cell in nb.cells:
         for key in VOLATILE_CELL_KEYS:
             cell.metadata.pop(key, None)
+        if "outputs" in cell:
+            cell["outputs"] = _coalesce_streams(cell["outputs"])
         if INJECTED_TAG in cell.metadata.get("tags", []) and "id" in cell:
             cell["id"] = INJECTED_TAG  # the other cells keep the source notebook's ids
     return nb

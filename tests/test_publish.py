@@ -53,6 +53,25 @@ def test_strip_volatile_drops_timings_and_paths_and_keeps_outputs_and_parameters
     assert cell.outputs[1]["data"]["image/png"] == "iVBORw0KGgo="
 
 
+def test_stream_pieces_are_joined_so_a_kernel_splitting_them_differently_changes_nothing():
+    import nbformat
+
+    def executed_with(pieces):
+        nb = _executed()
+        outs = [nbformat.v4.new_output("stream", name=name, text=text) for name, text in pieces]
+        nb.cells[1].outputs = outs + [nbformat.v4.new_output("display_data", data={"text/plain": "x"}),
+                                      nbformat.v4.new_output("stream", name="stdout", text="after\n")]
+        return strip_volatile(nb)
+
+    one = executed_with([("stdout", "a\nb\n"), ("stderr", "warn\n"), ("stdout", "c\n")])
+    two = executed_with([("stdout", "a\n"), ("stdout", "b\n"), ("stderr", "warn\n"), ("stdout", "c\n")])
+    assert nbformat.writes(one) == nbformat.writes(two)
+    # only neighbours of one name join: stderr between, or a display between, keeps them apart
+    assert [(o["output_type"], o.get("name"), o.get("text")) for o in two.cells[1].outputs] == [
+        ("stream", "stdout", "a\nb\n"), ("stream", "stderr", "warn\n"), ("stream", "stdout", "c\n"),
+        ("display_data", None, None), ("stream", "stdout", "after\n")]
+
+
 def test_publish_at_laptop_writes_beside_the_figures_and_two_runs_give_the_same_bytes(tmp_path):
     figures = tmp_path / "figures"
     first = publish_executed(_write(_executed(), tmp_path / "a.ipynb"), "mem/table1", "laptop", figures)
