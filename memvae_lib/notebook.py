@@ -56,9 +56,12 @@ class Notebook:
         self.provenance[key] = run.path.name
         return run
 
-    def save_figure(self, fig, suffix: str = "") -> list[Path]:
-        """figures/<paper>/<name><suffix>.png and .pdf (the folder follows the profile)."""
-        return save_figure(fig, f"{self.name}{suffix}")
+    def save_figure(self, fig, suffix: str = "") -> None:
+        """figures/<paper>/<name><suffix>.png and .pdf (the folder follows the profile).
+
+        Returns None, as write_results does: a cell that ends with this call shows no Out[] line,
+        which listed the files' absolute paths (the reader's checkout) in the executed copies."""
+        save_figure(fig, f"{self.name}{suffix}")
 
     def write_results(self, rows, claims: Sequence[Claim] = (), *, protocol: Mapping | None = None,
                       runs: Mapping[str, Run] | None = None, show_verdicts: bool = True) -> None:

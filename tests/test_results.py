@@ -409,3 +409,17 @@ def test_the_generated_tables_match_the_committed_results(tmp_path):
             figures_link.symlink_to(root / "figures")
         assert update_page(copy, figures_link) is False, \
             f"{name} is stale against figures/: run `memvae scoreboard` and commit {name}"
+
+
+def test_a_notebook_cell_ending_in_save_figure_shows_no_paths(tmp_path, monkeypatch):
+    """Notebook.save_figure writes the PNG and PDF and returns None: an Out[] line listed the files'
+    absolute paths, i.e. the reader's checkout, in every executed copy of a cell ending with it."""
+    import torch
+
+    from memvae_lib.notebook import Notebook
+    from memvae_lib.papers import mem
+
+    monkeypatch.setenv("MEMVAE_FIGURES_DIR", str(tmp_path))
+    nb = Notebook("mem/demo", mem.budget("smoke"), torch.device("cpu"), 1234)
+    assert nb.save_figure(Figure(), "_panel") is None
+    assert sorted(p.name for p in (tmp_path / "mem").iterdir()) == ["demo_panel.pdf", "demo_panel.png"]
