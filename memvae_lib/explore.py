@@ -118,6 +118,14 @@ def _strip(ax, strip: Traversal, image_shape) -> None:
                   f"mean |change| from the reconstruction {change:.3f} per pixel)", fontsize=8)
 
 
+def finish_figure(fig, title: str = ""):
+    """The title above the panels (when there is one) and a tight layout; returns fig."""
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def traversal_figure(x, rows, image_shape=(28, 28), title: str = ""):
     """One row per model, rows = {name: (strip, at_value)} (`at_value` holds the slider's one
     value): the test image (first row), the reconstruction, the image at the slider's value, and
@@ -133,10 +141,7 @@ def traversal_figure(x, rows, image_shape=(28, 28), title: str = ""):
         draw_image(fig.add_subplot(grid[r, 2]), at_value.images[0], image_shape,
                    f"$z_{{{u}}}$ = {float(at_value.values[0]):.2f}\n(others kept)")
         _strip(fig.add_subplot(grid[r, 3]), strip, image_shape)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return finish_figure(fig, title)
 
 
 def traversals(model, base: torch.Tensor, unit: int, value: float) -> tuple[Traversal, Traversal]:

@@ -31,11 +31,13 @@ INJECTED_TAG = "injected-parameters"  # papermill's cell, which gets a new rando
 def _coalesce_streams(outputs: list) -> list:
     """Consecutive stream outputs of one name (stdout, stderr) joined into one: how a kernel splits a
     cell's printing into messages depends on timing, so two runs of the same notebook could differ."""
+    def text(o):
+        return o["text"] if isinstance(o["text"], str) else "".join(o["text"])
+
     merged = []
     for out in outputs:
         if out.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream" \
                 and merged[-1].get("name") == out.get("name"):
-            text = lambda o: o["text"] if isinstance(o["text"], str) else "".join(o["text"])  # noqa: E731
             merged[-1]["text"] = text(merged[-1]) + text(out)
         else:
             merged.append(out)

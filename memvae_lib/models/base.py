@@ -256,22 +256,21 @@ class HardAssignmentModel(LatentVariableModel):
         """(B, E) deterministic cost per epitome: -log p(x|y, z = posterior mean) + K-term KL."""
         raise NotImplementedError
 
+    def _all_costs(self, x: torch.Tensor) -> torch.Tensor:
+        """`epitome_costs` of every row of x, in chunks of ASSIGN_ROWS decoder rows, (N, E)."""
+        chunk = max(1, ASSIGN_ROWS // self.num_epitomes)
+        return torch.cat([self.epitome_costs(xc) for xc in x.split(chunk)])
+
     @torch.no_grad()
     def assign_epitomes(self, x: torch.Tensor) -> torch.Tensor:
-        """Algorithm 1 line 3: y* = argmin_y C(x, y) for every row of x, in chunks, (N,) long."""
-        chunk = max(1, ASSIGN_ROWS // self.num_epitomes)
-        return torch.cat([self.epitome_costs(xc).argmin(-1) for xc in x.split(chunk)])
+        """Algorithm 1 line 3: y* = argmin_y C(x, y) for every row of x, (N,) long."""
+        return self._all_costs(x).argmin(-1)
 
     @torch.no_grad()
     def training_assignments(self, x: torch.Tensor) -> torch.Tensor:
-        """The y trained on this epoch: `assign_epitomes` (the argmin), or with the config's
-        `min_assigned` > 0 the guarded `assign_with_minimum`. Evaluation always uses the argmin."""
-        min_assigned = getattr(self.config, "min_assigned", 0)
-        if min_assigned <= 0:
-            return self.assign_epitomes(x)                          # the paper's line 3, bit for bit
-        chunk = max(1, ASSIGN_ROWS // self.num_epitomes)
-        costs = torch.cat([self.epitome_costs(xc) for xc in x.split(chunk)])
-        return assign_with_minimum(costs, min_assigned)
+        """The y trained on this epoch: the argmin, or with the config's `min_assigned` > 0 the
+        guarded `assign_with_minimum` (which is the argmin at 0). Evaluation always uses the argmin."""
+        return assign_with_minimum(self._all_costs(x), getattr(self.config, "min_assigned", 0))
 
     def minibatches(self, x: torch.Tensor, batch_size: int, generator: torch.Generator) -> Iterator[dict]:
         """One epoch of Algorithm 1: assign y to all of x once (`training_assignments`), then

@@ -17,7 +17,7 @@ import torch
 from matplotlib.ticker import MaxNLocator
 
 from ...estimators._util import evaluation_mode, model_device, model_dtype
-from ...explore import (Traversal, check_index, draw_image, pick_image, strip_values, traversal_figure,
+from ...explore import (Traversal, check_index, draw_image, finish_figure, pick_image, strip_values, traversal_figure,
                         traverse)
 from ...objectives import kl_standard_normal
 
@@ -109,10 +109,7 @@ def choice_figure(x, choice: EpitomeChoice, image_shape=(28, 28), title: str = "
     axes[3].legend(fontsize=6)
     for ax in axes[2:]:
         ax.tick_params(labelsize=7)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return finish_figure(fig, title)
 
 
 def choice_view(model, images: torch.Tensor, image: int, *, image_shape=(28, 28), title: str = ""):

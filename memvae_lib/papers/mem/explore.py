@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ...estimators._util import evaluation_mode
-from ...explore import draw_image, pick_image, posterior_mean
+from ...explore import draw_image, finish_figure, pick_image, posterior_mean
 from ...models.mem_vae import MEMORY_OVERRIDES
 from .disabling import SWITCHED_OFF
 
@@ -104,10 +104,7 @@ def reading_figure(x, reading: MemoryReading, image_shape=(28, 28), title: str =
                      f"sum {a.sum():.2f}; top (red) {', '.join(map(str, top.tolist()))}", fontsize=8)
         ax.tick_params(labelsize=7)
     fig.axes[2].set_ylabel("attention", fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return finish_figure(fig, title)
 
 
 def memory_off_figure(x, result: MemoryOff, image_shape=(28, 28), title: str = ""):
@@ -125,10 +122,7 @@ def memory_off_figure(x, result: MemoryOff, image_shape=(28, 28), title: str = "
     fig.colorbar(im, ax=axes[3], fraction=0.046, pad=0.04).ax.tick_params(labelsize=7)
     if result.layers and not result.switched:
         axes[3].text(0.5, -0.08, "no memory in these layers", transform=axes[3].transAxes, ha="center", fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return finish_figure(fig, title)
 
 
 def reading_view(model, images: torch.Tensor, image: int, *, image_shape=(28, 28), title: str = ""):
