@@ -26,7 +26,7 @@ import nbformat
 import yaml
 
 from memvae_lib.batch import discover_notebooks
-from memvae_lib.files import COMMITTED_PROFILES, project_root
+from memvae_lib.files import COMMITTED_PROFILES, PROFILE_FOLDERS, project_root
 from memvae_lib.papers import all_papers
 from memvae_lib.results import CLAIMS_END, CLAIMS_START, build_claims_table
 
@@ -50,16 +50,22 @@ def check_catalogue(notebooks: dict[str, Path], listed: dict) -> None:
         raise SystemExit(f"book/catalogue.yaml lists {', '.join(gone)}, which notebooks/ no longer has")
 
 
-def beside_cell(paper: str, name: str, entry: dict, profile: str | None, has_png: bool):
-    """Markdown: the paper's figure or table, linked on arXiv, beside our figure."""
+def beside_cell(paper: str, name: str, entry: dict, profile: str | None, has_png: bool, has_paper_png: bool = False):
+    """Markdown: the paper's figure or table, linked on arXiv, beside our figure (and beside that our
+    figure at the paper profile, `<name>_paper.png`, when figures/paper-profile/ has one)."""
     module = PAPERS[paper]
     arxiv_id = module.ARXIV.rsplit("/", 1)[-1]
     ours = f"![our {name} figure]({name}.png)" if has_png else "_no figure yet_"
     at = f"ours, at profile **{profile}**" if profile else "ours"
-    text = (f"| the paper: {entry['items']} ({entry['section']}) | {at} |\n| --- | --- |\n"
+    heads, cells = [at], [ours]
+    if has_paper_png:
+        heads.append("ours, at profile **paper** (its results JSON is in `figures/paper-profile/`)")
+        cells.append(f"![our {name} figure at the paper profile]({name}_paper.png)")
+    text = (f"| the paper: {entry['items']} ({entry['section']}) | {' | '.join(heads)} |\n"
+            f"| --- |{' --- |' * len(heads)}\n"
             f"| *{entry['caption']}* {module.CITATION}: "
             f"[{entry['items']} in the paper (arXiv:{arxiv_id}, PDF)](https://arxiv.org/pdf/{arxiv_id}), "
-            f"[abstract]({module.ARXIV}). | {ours} |\n")
+            f"[abstract]({module.ARXIV}). | {' | '.join(cells)} |\n")
     return nbformat.v4.new_markdown_cell(text, id="memvae-paper-beside-ours")
 
 
@@ -80,12 +86,15 @@ def stage_notebook(paper: str, name: str, entry: dict, source: Path, executed: P
     nb = nbformat.read(executed if found else source, as_version=4)
     profile = (nb.metadata.get("papermill") or {}).get("parameters", {}).get("profile") if found else None
     png = figures / paper / f"{name}.png"
+    paper_png = figures / PROFILE_FOLDERS["paper"] / paper / f"{name}.png"
     dest.parent.mkdir(parents=True, exist_ok=True)
     if png.is_file():
         shutil.copyfile(png, dest.with_suffix(".png"))
+    if paper_png.is_file():
+        shutil.copyfile(paper_png, dest.with_name(f"{name}_paper.png"))
     # under the title (the first markdown cell with a level-1 heading), so the page keeps its title
     title = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.lstrip().startswith("# ")), -1)
-    extra = [beside_cell(paper, name, entry, profile, png.is_file())]
+    extra = [beside_cell(paper, name, entry, profile, png.is_file(), paper_png.is_file())]
     if not found:
         extra.insert(0, missing_cell(paper, name))
     nb.cells[title + 1:title + 1] = extra

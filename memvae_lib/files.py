@@ -31,6 +31,9 @@ FIGURES_ENV = "MEMVAE_FIGURES_DIR"
 # only these profiles' results are committed under figures/ and reach the generated tables
 # (README.md, docs/scoreboard.md)
 COMMITTED_PROFILES = ("laptop", "paper")
+# where each one's results live inside figures/: laptop (the default) at the top, figures/<paper>/,
+# and paper in a folder of its own, figures/paper-profile/<paper>/, so the two are committed side by side
+PROFILE_FOLDERS = {"laptop": "", "paper": "paper-profile"}
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:<index>")
 READ_ONLY_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS)  # a folder this process may not write
 DIGEST_SUFFIX = ".sha256"  # checkpoint.pt.sha256, model.pt.sha256: see write_verified
@@ -87,8 +90,9 @@ def scratch_figures_dir(profile: str | None, build_dir: str | os.PathLike | None
 
 
 def default_figures_dir(profile: str | None = None) -> Path:
-    """Where figures and results JSON go: $MEMVAE_FIGURES_DIR when set, else <root>/figures for the
-    laptop and paper profiles and `scratch_figures_dir(profile)` for any other.
+    """Where figures and results JSON go: $MEMVAE_FIGURES_DIR when set, else <root>/figures at laptop,
+    <root>/figures/paper-profile at paper (`committed_figures_dir`) and `scratch_figures_dir(profile)`
+    for any other.
 
     The decision is made here, not by whoever starts the notebook: JupyterLab, `jupyter nbconvert
     --execute`, papermill from any folder and `memvae figures` all end up in this function, so a
@@ -101,8 +105,17 @@ def default_figures_dir(profile: str | None = None) -> Path:
     profile = profile if profile is not None else session_profile()
     profile = getattr(profile, "name", profile)  # a Profile object counts as its name
     if profile in COMMITTED_PROFILES:
-        return project_root() / "figures"
+        return committed_figures_dir(profile)
     return scratch_figures_dir(profile)
+
+
+def committed_figures_dir(profile: str, root: str | os.PathLike | None = None) -> Path:
+    """<root>/figures for laptop, <root>/figures/paper-profile for paper (PROFILE_FOLDERS); `root`
+    defaults to the project root. Any other profile is a ValueError: it is never committed."""
+    if profile not in COMMITTED_PROFILES:
+        raise ValueError(f"profile {profile!r} is not committed under figures/; only {', '.join(COMMITTED_PROFILES)} are")
+    figures = (Path(root) if root is not None else project_root()) / "figures"
+    return figures / PROFILE_FOLDERS[profile] if PROFILE_FOLDERS[profile] else figures
 
 
 def session_profile() -> str | None:

@@ -1,7 +1,7 @@
 """Executed notebooks committed beside their figures, so the repository's web page renders them.
 
     publish_executed(notebooks/_build/laptop/mem/table1_log_likelihood.ipynb, "mem/table1_log_likelihood", "laptop")
-        -> figures/mem/table1_log_likelihood.ipynb
+        -> figures/mem/table1_log_likelihood.ipynb   (at paper: figures/paper-profile/mem/...)
     python -m memvae_lib.publish --profile laptop     # every executed copy of an earlier batch
 
 Only the laptop and paper profiles publish (COMMITTED_PROFILES): a smoke run never reaches figures/.
@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from .files import COMMITTED_PROFILES, FIGURES_ENV, atomic_write, project_root
+from .files import COMMITTED_PROFILES, FIGURES_ENV, atomic_write, committed_figures_dir, project_root
 
 # papermill's notebook-level metadata that differs between two runs of the same notebook; its
 # "parameters" (the profile, the device asked for) stay: they say what the outputs were made with
@@ -77,23 +77,24 @@ def published_path(name: str, figures_dir: str | os.PathLike) -> Path:
     return Path(figures_dir) / f"{name}.ipynb"
 
 
-def results_dir(source: str | os.PathLike | None = None) -> Path:
-    """Where a laptop or paper notebook at `source` wrote its results: $MEMVAE_FIGURES_DIR, else
-    <root>/figures with root found from the notebook's folder, as its kernel found it
-    (files.default_figures_dir, run with the notebook's folder as working directory)."""
+def results_dir(source: str | os.PathLike | None = None, profile: str = "laptop") -> Path:
+    """Where a notebook at `source` run at `profile` (laptop or paper) wrote its results:
+    $MEMVAE_FIGURES_DIR, else <root>/figures (laptop) or <root>/figures/paper-profile (paper) with
+    root found from the notebook's folder, as its kernel found it (files.default_figures_dir, run
+    with the notebook's folder as working directory)."""
     if os.environ.get(FIGURES_ENV):
         return Path(os.environ[FIGURES_ENV])
-    return project_root(Path(source).parent if source is not None else None) / "figures"
+    return committed_figures_dir(profile, project_root(Path(source).parent if source is not None else None))
 
 
 def publish_executed(executed: str | os.PathLike, name: str, profile: str,
                      figures_dir: str | os.PathLike | None = None,
                      source: str | os.PathLike | None = None) -> Path | None:
     """Copy the executed notebook `executed` of `name` ('mem/table1_log_likelihood') to
-    figures/<paper>/<name>.ipynb with volatile metadata stripped, written atomically; the path, or
+    figures/[paper-profile/]<paper>/<name>.ipynb with volatile metadata stripped, written atomically; the path, or
     None at a profile that is not committed (smoke and the like publish nothing).
 
-    `figures_dir` defaults to `results_dir(source)` (`source`: the source notebook), where the
+    `figures_dir` defaults to `results_dir(source, profile)` (`source`: the source notebook), where the
     notebook wrote its PNG and results JSON. A copy executed at another profile, holding an error
     output (a failed run), or unfinished (papermill still writing it, or the batch stopped) is refused
     with a ValueError: it would pass for a good laptop run."""
@@ -121,7 +122,7 @@ def publish_executed(executed: str | os.PathLike, name: str, profile: str,
         # the notebook was edited after this copy ran: its outputs would pass for the new code's
         raise ValueError(f"{executed} is stale: {source} changed after it ran: not published; rerun "
                          f"`memvae figures --profile {profile} --only {name}`")
-    target = published_path(name, figures_dir if figures_dir is not None else results_dir(source))
+    target = published_path(name, figures_dir if figures_dir is not None else results_dir(source, profile))
     text = nbformat.writes(strip_volatile(nb)) + "\n"
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(target, text.encode())
@@ -147,7 +148,7 @@ def publish_build(profile: str, build_dir: str | os.PathLike | None = None,
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Copy executed notebooks to figures/<paper>/ (volatile metadata stripped).")
+    parser = argparse.ArgumentParser(description="Copy executed notebooks to figures/<paper>/ (paper profile: figures/paper-profile/<paper>/), volatile metadata stripped.")
     parser.add_argument("--profile", default="laptop", choices=COMMITTED_PROFILES)
     parser.add_argument("--build-dir", type=Path, help="default: <root>/notebooks/_build")
     args = parser.parse_args(argv)

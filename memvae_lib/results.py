@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from .claims import VERDICTS, Claim, count_verdicts
-from .files import COMMITTED_PROFILES, atomic_write, default_figures_dir
+from .files import COMMITTED_PROFILES, PROFILE_FOLDERS, atomic_write, default_figures_dir
 
 SCOREBOARD_START = "<!-- scoreboard:start -->"
 SCOREBOARD_END = "<!-- scoreboard:end -->"
@@ -210,13 +210,23 @@ def format_table(rows, digits: int = 2) -> str:
     return "\n".join([line(header), rule, *(line(c) for c in body)])
 
 
+def results_files(figures_dir: str | os.PathLike) -> list[Path]:
+    """Every results JSON under `figures_dir`: <paper>/<name>.json (laptop, or any profile written
+    with an explicit MEMVAE_FIGURES_DIR), then paper-profile/<paper>/<name>.json (files.PROFILE_FOLDERS)."""
+    figures_dir = Path(figures_dir)
+    found = sorted(figures_dir.glob("*/*.json"))
+    for folder in (f for f in PROFILE_FOLDERS.values() if f):
+        found += sorted((figures_dir / folder).glob("*/*.json"))
+    return found
+
+
 def scoreboard_results(figures_dir: str | os.PathLike) -> tuple[dict[Path, dict], dict[Path, str]]:
     """({path: results} the scoreboard shows, {path: profile} it leaves out) for every results JSON
     under `figures_dir`. Only laptop and paper results count: a smoke run's JSON copied (or written
     with an explicit MEMVAE_FIGURES_DIR) into figures/ would otherwise put toy numbers in the README.
     Raises read_results' ValueError for a file that cannot be read."""
     shown, ignored = {}, {}
-    for path in sorted(Path(figures_dir).glob("*/*.json")):
+    for path in results_files(figures_dir):
         data = read_results(path)
         if data["profile"] in COMMITTED_PROFILES:
             shown[path] = data
@@ -242,8 +252,9 @@ def build_scoreboard(figures_dir: str | os.PathLike, link_prefix: str = "") -> s
                      _fmt(row.get("paper"), 2), _fmt(row["ours"], 2), _fmt(row.get("gap"), 2),
                      row.get("unit", ""), data["profile"]]
             lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
-    links = ", ".join(f"[{p.parent.name}/{p.stem}]({link_prefix}{Path(figures_dir).name}/{p.parent.name}/{p.name})"
-                      for p in shown)
+    base = Path(figures_dir).parent
+    links = ", ".join(f"[{p.parent.name}/{p.stem}{'' if d['profile'] == 'laptop' else ' (' + d['profile'] + ')'}]"
+                      f"({link_prefix}{p.relative_to(base).as_posix()})" for p, d in shown.items())
     return "\n".join(lines) + f"\n\nEvery number of every notebook, with its protocol: {links}."
 
 

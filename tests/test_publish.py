@@ -84,6 +84,18 @@ def test_publish_at_laptop_writes_beside_the_figures_and_two_runs_give_the_same_
     assert first.read_text() == text  # a rerun with the same outputs leaves no diff
 
 
+def test_a_paper_copy_goes_to_the_paper_profile_folder_beside_the_laptop_one(tmp_path, monkeypatch):
+    monkeypatch.delenv("MEMVAE_FIGURES_DIR", raising=False)
+    (tmp_path / "pyproject.toml").write_text("")
+    source = tmp_path / "notebooks" / "mem" / "table1.ipynb"
+    source.parent.mkdir(parents=True)
+    laptop = publish_executed(_write(_executed(), tmp_path / "a.ipynb"), "mem/table1", "laptop", source=source)
+    paper = publish_executed(_write(_executed("paper"), tmp_path / "b.ipynb"), "mem/table1", "paper", source=source)
+    assert (laptop, paper) == (tmp_path / "figures" / "mem" / "table1.ipynb",
+                               tmp_path / "figures" / "paper-profile" / "mem" / "table1.ipynb")
+    assert '"profile": "laptop"' in laptop.read_text() and '"profile": "paper"' in paper.read_text()
+
+
 def test_smoke_publishes_nothing(tmp_path):
     figures = tmp_path / "figures"
     assert publish_executed(_write(_executed("smoke"), tmp_path / "a.ipynb"), "mem/table1", "smoke", figures) is None
@@ -167,7 +179,8 @@ def test_every_committed_executed_copy_shows_its_notebook_code():
     after editing a notebook, rerun it (`make figures ONLY=<paper>/<name>`) before committing."""
     from memvae_lib.publish import code_cells
     root = project_root()
-    stale = [str(copy.relative_to(root)) for copy in sorted(root.glob("figures/*/*.ipynb"))
+    copies = sorted(root.glob("figures/*/*.ipynb")) + sorted(root.glob("figures/paper-profile/*/*.ipynb"))
+    stale = [str(copy.relative_to(root)) for copy in copies
              if code_cells(nbformat.read(copy, as_version=4)) !=
              code_cells(nbformat.read(root / "notebooks" / copy.parent.name / copy.name, as_version=4))]
     assert not stale, f"executed copies older than their notebooks: {stale}"

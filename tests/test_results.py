@@ -9,7 +9,7 @@ from memvae_lib import cli, files, results
 from memvae_lib.claims import Claim, estimate, exceeds, near, not_measurable
 from memvae_lib.results import (CLAIMS_END, CLAIMS_START, GALLERY_END, GALLERY_START, SCOREBOARD_END, SCOREBOARD_START,
                                 Row, build_claims_table, build_gallery, build_scoreboard, format_table,
-                                read_results, update_page, write_results)
+                                read_results, results_files, update_page, write_results)
 from memvae_lib.files import project_root
 
 
@@ -179,7 +179,7 @@ def project(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("profile, folder", [
-    ("laptop", "figures"), ("paper", "figures"),
+    ("laptop", "figures"), ("paper", "figures/paper-profile"),
     ("smoke", "notebooks/_build/smoke-figures"), ("huge", "notebooks/_build/huge-figures"),
     (None, "notebooks/_build/scratch-figures"),  # no notebook, no MEMVAE_PROFILE: not committed either
 ])
@@ -214,7 +214,7 @@ def test_save_figure_follows_the_running_notebooks_profile(project, monkeypatch)
     png, _ = save_figure(figures[0], "mem/demo")
     assert png == project / "notebooks" / "_build" / "smoke-figures" / "mem" / "demo.png"
     namespace["profile"] = "paper"
-    assert save_figure(figures[1], "mem/demo")[0] == project / "figures" / "mem" / "demo.png"
+    assert save_figure(figures[1], "mem/demo")[0] == project / "figures" / "paper-profile" / "mem" / "demo.png"
     namespace.clear()  # no `profile` in the notebook: $MEMVAE_PROFILE, as the notebooks' first cell
     monkeypatch.setenv("MEMVAE_PROFILE", "laptop")
     assert files.default_figures_dir() == project / "figures"
@@ -241,6 +241,28 @@ def test_scoreboard_leaves_out_results_of_other_profiles_and_says_so(project, mo
     board_page.unlink()
     assert cli.main(["scoreboard"]) == 1
     assert f"{board_page} is missing" in capsys.readouterr().err
+
+
+def test_laptop_and_paper_results_live_side_by_side_and_both_reach_the_tables(project, monkeypatch):
+    """Both committed profiles keep their files (figures/ and figures/paper-profile/): a paper run
+    never overwrites the laptop results of the same notebook, and the tables show both."""
+    laptop = write_results("evae/fig1", "laptop", _rows()[:1], device="cpu", protocol={}, claims=_claims()[:1])
+    paper = write_results("evae/fig1", "paper", _rows()[:1], device="cpu", protocol={}, claims=_claims()[:1])
+    assert (laptop, paper) == (project / "figures" / "evae" / "fig1.json",
+                               project / "figures" / "paper-profile" / "evae" / "fig1.json")
+    assert [read_results(p)["profile"] for p in results_files(project / "figures")] == ["laptop", "paper"]
+    board = build_scoreboard(project / "figures")
+    assert board.count("| evae/fig1 |") == 2 and "| laptop |" in board and "| paper |" in board
+    assert "[evae/fig1](figures/evae/fig1.json)" in board
+    assert "[evae/fig1 (paper)](figures/paper-profile/evae/fig1.json)" in board
+    claims = build_claims_table(project / "figures")
+    assert "**laptop**: 1 shows" in claims and "**paper**: 1 shows" in claims
+
+
+def test_only_laptop_and_paper_have_a_committed_folder(project):
+    assert files.committed_figures_dir("paper", project / "elsewhere") == project / "elsewhere" / "figures" / "paper-profile"
+    with pytest.raises(ValueError, match="profile 'smoke' is not committed under figures/; only laptop, paper are"):
+        files.committed_figures_dir("smoke")
 
 
 # ------------------------------------------------------------------------------------------------

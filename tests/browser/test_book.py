@@ -236,7 +236,8 @@ def check_claims_table(browser, html: Path, figures: Path):
     results JSON under `figures`, each linked to its notebook's page, and the verdict counts."""
     shown, _ = scoreboard_results(figures)
     expected = [(_plain(c["statement"]), c["section"], c["verdict"], d["profile"], name)
-                for name, d in sorted((d["notebook"], d) for d in shown.values()) for c in d.get("claims", [])]
+                for name, d in sorted(((d["notebook"], d) for d in shown.values()), key=lambda nd: nd[0])
+                for c in d.get("claims", [])]
     with serve(html) as base:
         context = browser.new_context()
         tab = context.new_page()
@@ -261,7 +262,8 @@ def check_claims_table(browser, html: Path, figures: Path):
     assert got == expected
     for row, (*_, name) in zip(rows, expected):
         assert row["href"] == f"notebooks/{name}.html", row  # the claim's notebook page in this book
-    claims = [c for _, d in sorted((d["notebook"], d) for d in shown.values()) for c in d.get("claims", [])]
+    claims = [c for _, d in sorted(((d["notebook"], d) for d in shown.values()), key=lambda nd: nd[0])
+              for c in d.get("claims", [])]
     for row, c in zip(rows, claims):  # our measured effect as the JSON holds it (to 2 decimals), or none
         shown_number = re.match(r"[-+]?\d+(?:\.\d+)?", row["cells"][3])
         if c["ours"] is None:
@@ -299,14 +301,17 @@ def test_the_claims_table_shows_judged_claims_of_both_profiles(browser, tmp_path
     figures = tmp_path / "figures"
     write_results("mem/table1_log_likelihood", "laptop", [Row("q", "m", 1.0)], device="cpu", protocol={},
                   claims=[_claim(True, 1), _claim(False, 2)], figures_dir=figures)
+    paper = figures / "paper-profile"  # where a paper run writes (files.PROFILE_FOLDERS)
     write_results("evae/table2_iw_log_likelihood", "paper", [Row("q", "m", 1.0)], device="cpu", protocol={},
-                  claims=[_claim(True, 3)], figures_dir=figures)
+                  claims=[_claim(True, 3)], figures_dir=paper)
+    write_results("mem/table1_log_likelihood", "paper", [Row("q", "m", 1.0)], device="cpu", protocol={},
+                  claims=[_claim(False, 5)], figures_dir=paper)
     write_results("mem/fig4_random_generation", "smoke", [Row("q", "m", 1.0)], device="cpu", protocol={},
                   claims=[_claim(True, 4)], figures_dir=figures)
     done = subprocess.run([sys.executable, str(REPO / "book" / "build.py"), "--figures", str(figures),
                            "--out", str(tmp_path / "book")], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"book build failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    assert len(scoreboard_results(figures)[0]) == 2
+    assert len(scoreboard_results(figures)[0]) == 3
     check_claims_table(browser, tmp_path / "book" / "html", figures)
 
 
@@ -362,6 +367,27 @@ def test_a_notebook_without_an_executed_copy_gets_a_placeholder_naming_the_comma
     # the paper's item sits right under the notebook's title
     titles = [i for i, c in enumerate(staged.cells) if c.cell_type == "markdown" and c.source.startswith("# ")]
     assert staged.cells[titles[0] + 1].get("id") == "memvae-paper-beside-ours"
+
+
+def test_a_paper_profile_figure_is_shown_beside_the_laptop_one(tmp_path):
+    """Staging only (no Sphinx): figures/paper-profile/<paper>/<name>.png, when there, gets its own
+    column beside our laptop figure, and its file beside the page; a notebook without one gets none."""
+    build = _build_module()
+    figures = tmp_path / "figures"
+    png = (FIGURES / "evae" / "fig1_kl_vs_activity.png").read_bytes()
+    for folder in (figures / "evae", figures / "paper-profile" / "evae"):
+        folder.mkdir(parents=True)
+        (folder / "fig1_kl_vs_activity.png").write_bytes(png)
+    build.stage(tmp_path / "src", figures, figures, REPO)
+    pages = tmp_path / "src" / "notebooks" / "evae"
+    assert (pages / "fig1_kl_vs_activity_paper.png").read_bytes() == png
+    beside = [c for c in nbformat.read(pages / "fig1_kl_vs_activity.ipynb", as_version=4).cells
+              if c.get("id") == "memvae-paper-beside-ours"][0].source
+    assert "profile **paper**" in beside and "(fig1_kl_vs_activity_paper.png)" in beside
+    assert beside.splitlines()[1] == "| --- | --- | --- |"
+    other = [c for c in nbformat.read(pages / "fig2_kl_weight_sweep.ipynb", as_version=4).cells
+             if c.get("id") == "memvae-paper-beside-ours"][0].source
+    assert "paper-profile" not in other and not (pages / "fig2_kl_weight_sweep_paper.png").exists()
 
 
 def test_the_book_lists_every_notebook_and_no_other(tmp_path):
