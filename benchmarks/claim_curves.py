@@ -9,7 +9,7 @@ Curves, each over --seeds training seeds (the spread is the noise a verdict is j
   al.'s 0.01 (papers/evae/activity.py: the per-epitome definition for the eVAE). The paper: about
   30 of 50 active for the VAE, all 50 for the eVAE.
 - mem_k1 (MEM paper, Table 1, MNIST k = 1): mem/mnist/VAE and mem/mnist/MEM-VAE on all 60,000
-  images. After every epoch: test L_100 on the first 1,000 test images (evaluation.test_curve). The
+  images. After every epoch: test L_100 on the first 1,000 test images (evaluation.training_curve). The
   MEM_DGM schedule is stretched to the curve's length (lr annealed after a third), so the value at
   epoch e is the same run seen at e, not a run of e epochs. The paper: MEM gain +1.26 nats.
 

@@ -24,6 +24,10 @@ IW_SEED = 123  # the IW sampler seed of IWAE/MEM evaluations (protocols §1.4)
 
 TEST_BINARISATION_SEED = 1234
 ACTIVITY_BINARISATION_SEED = 123  # Burda et al.'s activity data (protocols §1.5)
+# the "active_units" training curve (training_curve): the thresholds of both papers (the eVAE
+# paper's 0.02, Burda's and MEM's 0.01), on the first 500 training images (§1.5)
+CURVE_THRESHOLDS = (0.02, 0.01)
+CURVE_ACTIVITY_IMAGES = 500
 
 
 @dataclass
@@ -159,17 +163,23 @@ def paired_difference(run_a, run_b, test: TestSet, k: int, *, seed: int = 123) -
     return {"mean": float(diff.mean()), "sem": sem, "n": n, "k": k}
 
 
-def test_curve(spec, device="cpu") -> Callable:
-    """The in-training evaluation of a run that asks for one (TrainConfig.eval_every > 0): test L_k
-    (k = eval_k) on the first eval_subset test images, batch-norm statistics recomputed from the
-    training set first (§1.6, §2.4). Data are loaded at the first call, so a cached run costs nothing."""
+def training_curve(spec, device="cpu") -> Callable:
+    """The in-training evaluation of a run that asks for one (TrainConfig.eval_every > 0), by its
+    TrainConfig.eval_metric:
+      "test_ll":      test L_k (k = eval_k) on the first eval_subset test images, batch-norm
+                      statistics recomputed from the training set first (§1.6, §2.4);
+      "active_units": active units (A_u >= t, Burda's statistic on model.posterior_mean, §1.5) at
+                      each of CURVE_THRESHOLDS on the activity images (`activity_set`), keys
+                      "active_units_<t>" (counts) and "activity" (A_u per unit, for the units' fate).
+    Deterministic, in eval mode, and without touching the training RNG. Data are loaded at the first
+    call, so a cached run costs nothing."""
     from .data import fixed_binarization, load_dataset
-    from .estimators import iw_log_likelihood
+    from .estimators import active_units, iw_log_likelihood
     from .runs import DTYPES, EVAL_BINARIZATION_SEED
 
     state = {}
 
-    def evaluate(model, epoch: int) -> dict:
+    def test_ll(model, epoch: int) -> dict:
         if not state:
             x = load_dataset(spec.dataset).train_x
             x = x if spec.train_subset is None else x[:spec.train_subset]
@@ -180,15 +190,22 @@ def test_curve(spec, device="cpu") -> Callable:
         values = iw_log_likelihood(model, state["test"].x, k=spec.train.eval_k, seed=IW_SEED)
         return {"test_ll": float(values.mean())}
 
-    return evaluate
+    def activity(model, epoch: int) -> dict:
+        if not state:
+            state["x"] = activity_set(spec.dataset, CURVE_ACTIVITY_IMAGES)
+        variances = active_units(model, state["x"], CURVE_THRESHOLDS[0]).variances  # (D,) float64, A_u
+        return {**{f"active_units_{t:g}": int((variances >= t).sum()) for t in CURVE_THRESHOLDS},
+                "activity": [round(float(v), 6) for v in variances]}
+
+    return {"test_ll": test_ll, "active_units": activity}[spec.train.eval_metric]
 
 
 def get_run(spec, *, device="auto", **get_or_train_kwargs):
-    """`runs.get_or_train` with the test-L_k training curve that the spec asks for (if any)."""
+    """`runs.get_or_train` with the training curve that the spec asks for (if any; `training_curve`)."""
     from .files import resolve_device
     from .runs import get_or_train
 
     device = resolve_device(device)
     if spec.train.eval_every > 0 and "evaluate" not in get_or_train_kwargs:
-        get_or_train_kwargs["evaluate"] = test_curve(spec, device)
+        get_or_train_kwargs["evaluate"] = training_curve(spec, device)
     return get_or_train(spec, device=device, **get_or_train_kwargs)

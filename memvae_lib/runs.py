@@ -72,10 +72,10 @@ def spec_json(spec: RunSpec, indent: int | None = None) -> str:
     memvae_lib.NUMERICS_VERSION; the label is left out, and so is the dtype at its float32 default
     (the field came after numerics v3: float32 runs keep the folders they had)."""
     from . import NUMERICS_VERSION
-    from .models.base import config_dict
+    from .models.base import config_dict, without_omitted_defaults
 
     canonical = {"dataset": spec.dataset, "model": config_dict(spec.model),
-                 "train": dataclasses.asdict(spec.train), "train_subset": spec.train_subset,
+                 "train": without_omitted_defaults(spec.train), "train_subset": spec.train_subset,
                  "binarize": spec.binarize, "numerics_version": NUMERICS_VERSION}
     if spec.dtype != "float32":
         canonical["dtype"] = spec.dtype
@@ -207,7 +207,7 @@ def _train_run(spec, model, path, device, evaluate, load_data, deadline=None) ->
     if evaluate is None and spec.train.eval_every > 0:
         raise ValueError(f"run {spec.label or path.name} asks for a training curve every {spec.train.eval_every} "
                          "epoch(s) (TrainConfig.eval_every) but no evaluate function was given: train it with "
-                         "evaluation.get_run(spec), which supplies the test-L_k curve, or pass evaluate=...")
+                         "evaluation.get_run(spec), which supplies the curve of its eval_metric, or pass evaluate=...")
     history = train(model, x, spec.train, binarize=spec.binarize, run_dir=path, evaluate=evaluate,
                     device=device, progress_desc=spec.label or path.name, deadline=deadline)
     finish_run(spec, model, path, history, x, device)

@@ -30,9 +30,11 @@ import torch
 from torch import nn
 
 from .files import IntegrityError, read_verified, write_verified
+from .models.base import OMIT_AT_DEFAULT
 from .progress import progress
 
 SCHEDULES = ("mem", "constant", "iwae3i")
+EVAL_METRICS = ("test_ll", "active_units")
 OPTIMIZERS = ("adam_lasagne", "adam")
 CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_KEYS = {"model", "optimizer", "epoch", "global_step", "history", "config", "rng_cpu",
@@ -98,6 +100,10 @@ class TrainConfig:
     eval_every: int = 0                # epochs; 0 = evaluate only after the final epoch
     eval_k: int = 100                  # importance samples of the in-training test evaluation
     eval_subset: int = 1000            # test examples used by it
+    # what that training curve measures (evaluation.training_curve): "test_ll" (test L_k) or
+    # "active_units" (the count of active units on the activity images, docs/protocols.md §1.5);
+    # left out of the run hash at its default, so the runs cached before it keep their folders
+    eval_metric: str = dataclasses.field(default="test_ll", metadata=OMIT_AT_DEFAULT)
 
     def __post_init__(self):
         def check(name, ok, allowed):
@@ -116,6 +122,7 @@ class TrainConfig:
             check(name, lambda v: is_int(v, lo), f"an int >= {lo}")
         check("lr", lambda v: is_real(v) and v > 0, "a float > 0")
         check("schedule", lambda v: v in SCHEDULES, f"one of {SCHEDULES}")
+        check("eval_metric", lambda v: v in EVAL_METRICS, f"one of {EVAL_METRICS}")
         check("anneal_factor", lambda v: is_real(v) and 0 < v <= 1, "a float in (0, 1]")
         check("optimizer", lambda v: v in OPTIMIZERS, f"one of {OPTIMIZERS}")
         for name in ("beta1", "beta2"):
@@ -265,7 +272,10 @@ def _load_checkpoint(path: Path, model, optimizer, cfg: TrainConfig, generators:
         reason = " ".join(str(e).split())[:300]
         raise CheckpointError(f"cannot resume from checkpoint {path}: {type(e).__name__}: {reason}. {fix}") from e
     ours = dataclasses.asdict(cfg)
-    changed = sorted(k for k in ours if k not in RESUMABLE_CHANGES and ckpt["config"].get(k) != ours[k])
+    # a field added later (OMIT_AT_DEFAULT) is missing from older checkpoints: they held its default
+    written = {**{f.name: f.default for f in dataclasses.fields(cfg) if f.metadata.get("omit_at_default")},
+               **ckpt["config"]}
+    changed = sorted(k for k in ours if k not in RESUMABLE_CHANGES and written.get(k) != ours[k])
     if changed or ckpt["epoch"] > cfg.epochs:
         raise CheckpointError(f"checkpoint {path} (epoch {ckpt['epoch']}) was written with another "
                               f"TrainConfig (differs in {changed or ['epochs']}). {fix}")

@@ -119,3 +119,29 @@ def test_inputs_and_reconstructions_stack_the_inputs_over_their_posterior_mean_d
     assert panel.shape == (8, 6) and torch.equal(panel[:4], x)
     torch.testing.assert_close(panel[4:], model.decode_mean(model.posterior_mean(x)))
     assert not torch.allclose(panel[4:], x)  # the model is no identity: the bottom half is its own
+
+
+def test_the_active_units_curve_counts_as_active_units_does_and_leaves_training_alone(tmp_path, monkeypatch):
+    """The Figs. 1-3 VAEs record A_u after every epoch (TrainConfig.eval_metric "active_units"): the
+    last record equals `active_units` of the trained model on the activity images, in eval mode (a
+    dropout VAE here), and recording it moves no weight (same model as trained with no curve)."""
+    import dataclasses
+
+    from memvae_lib.estimators import active_units
+    from memvae_lib.experiments import run_spec
+
+    monkeypatch.setenv("MEMVAE_RUNS_DIR", str(tmp_path))
+    spec = run_spec("evae/mnist/dropout-VAE-D50", "smoke")
+    assert (spec.train.eval_every, spec.train.eval_metric) == (1, "active_units")
+    spec = dataclasses.replace(spec, train_subset=200)
+    run = ev.get_run(spec, device="cpu")
+    assert [h["epoch"] for h in run.history] == list(range(1, spec.train.epochs + 1))
+    reference = active_units(run.model, ev.activity_set("mnist", ev.CURVE_ACTIVITY_IMAGES), 0.02)
+    last = run.history[-1]
+    assert last["active_units_0.02"] == reference.count
+    assert last["active_units_0.01"] == int((reference.variances >= 0.01).sum())
+    assert last["activity"] == pytest.approx(reference.variances.tolist(), abs=1e-6)
+    plain = dataclasses.replace(spec, train=dataclasses.replace(spec.train, eval_every=0, eval_metric="test_ll"))
+    other = ev.get_run(plain, device="cpu").model.state_dict()
+    assert other.keys() == run.model.state_dict().keys()
+    assert all(torch.equal(value, other[key]) for key, value in run.model.state_dict().items())

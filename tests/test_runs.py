@@ -110,7 +110,8 @@ def test_spec_hash_stable_across_processes_and_dict_order():
 
 
 def changed(value):
-    return {int: lambda v: v + 1, float: lambda v: v / 2, str: {"mem": "constant", "adam_lasagne": "adam"}.get,
+    return {int: lambda v: v + 1, float: lambda v: v / 2,
+            str: {"mem": "constant", "adam_lasagne": "adam", "test_ll": "active_units"}.get,
             bool: lambda v: not v, type(None): lambda v: 7}[type(value)](value)
 
 
@@ -137,6 +138,20 @@ def test_a_field_marked_omit_at_default_leaves_the_hash_alone_at_its_default():
     assert config_dict(later()) == config_dict(TinyConfig())
     assert spec_hash(spec(model=later())) == spec_hash(spec(model=later(guard=0))) == spec_hash(spec())
     assert config_dict(later(guard=3))["guard"] == 3 and spec_hash(spec(model=later(guard=3))) != spec_hash(spec())
+
+
+def test_the_training_curve_metric_is_hashed_only_when_it_is_not_the_default():
+    """TrainConfig.eval_metric came after runs were cached: at "test_ll" every spec keeps its folder."""
+    from memvae_lib.runs import spec_json
+
+    base = spec()
+    default = dataclasses.replace(base, train=dataclasses.replace(base.train, eval_metric="test_ll"))
+    assert "eval_metric" not in spec_json(base) and spec_hash(default) == spec_hash(base)
+    activity = dataclasses.replace(base, train=dataclasses.replace(base.train, eval_metric="active_units"))
+    assert '"eval_metric":"active_units"' in spec_json(activity) and spec_hash(activity) != spec_hash(base)
+    with pytest.raises(ValueError, match=r"TrainConfig.eval_metric='kl' is not allowed; expected one of "
+                                         r"\('test_ll', 'active_units'\)"):
+        TrainConfig(epochs=1, eval_metric="kl")
 
 
 def test_run_dir_and_bad_specs(runs):

@@ -314,6 +314,28 @@ def test_unusable_checkpoint_is_a_clear_error(tmp_path, damage, reason):
     assert path.read_bytes() == before  # never silently retrained over
 
 
+def test_a_checkpoint_written_before_a_later_config_field_still_resumes(tmp_path):
+    """Checkpoints of runs started before TrainConfig.eval_metric existed hold no such key: they held
+    its default, so they resume (to the same end as an uninterrupted run); another value is refused."""
+    cfg = TrainConfig(epochs=2, batch_size=16, checkpoint_every=1)
+    train(tiny(), data(), TrainConfig(epochs=1, batch_size=16, checkpoint_every=1), binarize=False, run_dir=tmp_path)
+    path = tmp_path / "checkpoint.pt"
+    ckpt = torch.load(path, weights_only=False)
+    del ckpt["config"]["eval_metric"]
+    buffer = io.BytesIO()
+    torch.save(ckpt, buffer)
+    files_mod.write_verified(path, buffer.getvalue())
+    resumed = tiny()
+    train(resumed, data(), cfg, binarize=False, run_dir=tmp_path)
+    whole = tiny()
+    train(whole, data(), cfg, binarize=False)
+    assert_same_state(resumed, whole)
+    files_mod.write_verified(path, buffer.getvalue())
+    with pytest.raises(CheckpointError, match=r"differs in \['eval_metric'\]"):
+        train(tiny(), data(), TrainConfig(epochs=2, batch_size=16, eval_metric="active_units"), binarize=False,
+              run_dir=tmp_path)
+
+
 def test_interrupted_save_leaves_previous_checkpoint(tmp_path, monkeypatch):
     train(tiny(), data(), TrainConfig(epochs=1, batch_size=16), binarize=False, run_dir=tmp_path)
     before = (tmp_path / "checkpoint.pt").read_bytes()

@@ -160,11 +160,17 @@ OMIT_AT_DEFAULT = {"omit_at_default": True}
 def config_dict(config) -> dict:
     """A config dataclass as a plain dict with its class name, for hashing and saving; fields marked
     OMIT_AT_DEFAULT are left out while they hold their default."""
+    return {"class": type(config).__name__, **without_omitted_defaults(config)}
+
+
+def without_omitted_defaults(config) -> dict:
+    """dataclasses.asdict(config) without the OMIT_AT_DEFAULT fields that hold their default (a
+    model config or the TrainConfig: runs.spec_json hashes both this way)."""
     out = dataclasses.asdict(config)
     for f in dataclasses.fields(config):
         if f.metadata.get("omit_at_default") and getattr(config, f.name) == f.default:
             del out[f.name]
-    return {"class": type(config).__name__, **out}
+    return out
 
 
 # ---- the hard-assignment base of the eVAE and the mVAE (Yeung et al. 2017, Algorithm 1) ----------

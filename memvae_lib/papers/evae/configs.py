@@ -5,6 +5,7 @@ definition (docs/protocols.md §3.5-3.6 the models and grids, §4 the IWAE sched
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
@@ -96,7 +97,8 @@ def evae_spec(kind: str, b: EVAEBudget, *, latent: int, layers: int = 1, hidden:
               epitome: int | None = None, stride: int | None = None, kl_weight: float = 1.0,
               z_dropout: float = 0.0, dataset: str = "mnist", sec3: bool = False) -> RunSpec:
     """`kind` is VAE, eVAE or mVAE; faces use a Gaussian decoder (eq. 5), MNIST a Bernoulli one.
-    `sec3`: a model of Figs. 1-3, trained at the budget's sec3_* images and epochs."""
+    `sec3`: a model of Figs. 1-3, trained at the budget's sec3_* images and epochs; its VAEs record
+    their active units after every epoch (TrainConfig.eval_metric "active_units")."""
     from ...models.evae import EVAEConfig
     from ...models.mvae import MVAEConfig
     from ...models.vae import VAEConfig
@@ -114,6 +116,8 @@ def evae_spec(kind: str, b: EVAEBudget, *, latent: int, layers: int = 1, hidden:
                               stride=stride or epitome, likelihood=likelihood,
                               logvar_floor=-6.0 if faces else None, min_assigned=FACES_MIN_ASSIGNED if faces else 0)
     train = train_config(b.faces_epochs if faces else b.sec3_epochs if sec3 else b.epochs)
+    if sec3 and kind == "VAE":  # Figs. 1-2: active units after every epoch, "noticeable in the early iterations" (Sec. 3)
+        train = dataclasses.replace(train, eval_every=1, eval_metric="active_units")
     label = kind if kind != "VAE" or kl_weight == 1 else f"VAE (lambda={kl_weight:g})"
     if z_dropout:
         label = f"dropout VAE (p={z_dropout:g})"
