@@ -122,3 +122,33 @@ def test_activity_report_is_cached_and_names_the_per_epitome_count(tmp_path, mon
     assert path.name.startswith("activity-olivetti-n32-t0.02") and "per-epitome" in path.name
     model.posterior_mean = None  # a second call reads the cache
     assert activity.activity_report(run, "olivetti", 0.02, n=32) == report
+
+
+# ---- active units over training -----------------------------------------------------------------
+def _curve():
+    # 4 units over epochs 1..4: unit 0 always active, unit 1 pruned at epoch 2 for good, unit 2
+    # inactive half-way (epoch 2) and active again at the end, unit 3 never active
+    a = [[0.5, 0.3, 0.05, 0.0], [0.5, 0.001, 0.01, 0.0], [0.5, 0.001, 0.015, 0.0], [0.5, 0.0005, 0.03, 0.001]]
+    return activity.ActivityCurve([1, 2, 3, 4], torch.tensor(a, dtype=torch.float64))
+
+
+def test_an_activity_curve_counts_at_any_threshold_and_finds_the_resurrected_units():
+    curve = _curve()
+    assert curve.counts(0.02) == [3, 1, 1, 2] and curve.counts(0.01) == [3, 2, 2, 2]
+    assert curve.resurrected(0.02) == (1, 3)            # unit 2 of units 1, 2, 3 (inactive at epoch 2)
+    assert curve.resurrected(0.02, since=1.0) == (0, 2)  # at the end itself nothing has come back yet
+    assert curve.resurrected(0.01, since=0.75) == (0, 2)  # epoch 3 at 0.01: units 1 and 3, both still off
+
+
+def test_activity_curve_reads_the_runs_history_and_names_a_run_without_one(tmp_path):
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    history = [{"epoch": 1, "loss": 3.0, "activity": [0.1, 0.0]}, {"epoch": 2, "loss": 2.0, "activity": [0.2, 0.03]}]
+    curve = activity.activity_curve(SimpleNamespace(history=history, path=Path("r")))
+    assert curve.epochs == [1, 2] and curve.counts(0.02) == [1, 2]
+    spec = SimpleNamespace(train=SimpleNamespace(eval_metric="test_ll"))
+    with pytest.raises(ValueError, match=r"run mnist-VAE-x recorded no active units while training "
+                                         r"\(TrainConfig.eval_metric='test_ll'\)"):
+        activity.activity_curve(SimpleNamespace(history=[{"epoch": 1, "loss": 3.0}], path=Path("mnist-VAE-x"),
+                                                spec=spec))

@@ -242,3 +242,18 @@ def test_claims_are_valid_json_and_print():
         assert claim.verdict in VERDICTS and claim.id.startswith("evae/") and claim.paper == "evae"
         assert Claim.from_json(claim.to_json()) == Claim.from_json(claim.to_json())
     assert format_verdicts(claims).count("\n[") == len(claims) - 1
+
+
+def test_inactive_units_stay_inactive_is_judged_on_the_worst_seed():
+    shows = c.fig1_inactive_units_stay_inactive([(0, 20), (1, 18)])
+    assert shows.verdict == "shows" and shows.ours == pytest.approx(1 / 18) and shows.n_seeds == 2
+    assert "0 of 20, 1 of 18" in shows.reason
+    fails = c.fig1_inactive_units_stay_inactive([(0, 20), (3, 18)])
+    assert fails.verdict == "does not show" and fails.ours == pytest.approx(3 / 18)
+    # a seed with nothing inactive half-way says nothing; none at all: not measurable
+    assert c.fig1_inactive_units_stay_inactive([(0, 0), (1, 18)]).n_seeds == 1
+    none = c.fig1_inactive_units_stay_inactive([(0, 0), (0, 0)])
+    assert none.verdict == "not measurable at this budget" and "half-way" in none.reason
+    report = {"kl_inactive": 0.01, "kl_active": 1.0, "rank_correlation": 0.9}
+    assert [x.id for x in c.fig1([report, report])] == ["evae/fig1/inactive-units-carry-no-kl", "evae/fig1/kl-tracks-activity"]
+    assert c.fig1([report, report], [(0, 20), (0, 19)])[-1].id == "evae/fig1/inactive-units-stay-inactive"

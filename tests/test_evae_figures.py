@@ -60,3 +60,15 @@ def test_parzen_figures():
     fig = parzen_figures.nll_vs_d(nll, {key: (20,) for key in nll}, 0.02)
     assert len(fig.axes) == 2
     plt.close(fig)
+
+
+def test_active_units_over_epochs_draws_a_line_per_seed_of_the_counts():
+    from memvae_lib.papers.evae.activity import ActivityCurve
+
+    a = ActivityCurve([1, 2, 3], torch.tensor([[0.5, 0.5], [0.5, 0.01], [0.5, 0.0]], dtype=torch.float64))
+    b = ActivityCurve([1, 2, 3], torch.tensor([[0.5, 0.5], [0.5, 0.5], [0.5, 0.01]], dtype=torch.float64))
+    fig = figures.active_units_over_epochs({"lambda = 1": [a, b], "lambda = 0.5": [b]}, 0.02, latent=2)
+    lines = [line for line in fig.axes[0].get_lines() if line.get_linestyle() == "-"]
+    assert [list(line.get_ydata()) for line in lines] == [[2, 1, 1], [2, 2, 1], [2, 2, 1]]
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["lambda = 1 (2 seeds)", "lambda = 0.5 (1 seed)"]
+    plt.close(fig)

@@ -138,3 +138,35 @@ def activity_report(run, dataset: str = "mnist", threshold: float = THRESHOLD, n
                 + (f" binarised once, seed {ACTIVITY_BINARISATION_SEED}" if grey else "")}
 
     return cached_metric(run.path, key, compute)
+
+
+# ---- active units over training (Sec. 3: "noticeable in the early iterations") -------------------
+@dataclass
+class ActivityCurve:
+    """One run's A_u after every recorded epoch, from its training curve (the Figs. 1-3 VAEs record
+    it: TrainConfig.eval_metric "active_units", evaluation.training_curve)."""
+
+    epochs: list[int]
+    activity: torch.Tensor  # (epochs, D) float64 A_u
+
+    def counts(self, threshold: float = THRESHOLD) -> list[int]:
+        return [int(c) for c in (self.activity >= threshold).sum(dim=1)]
+
+    def resurrected(self, threshold: float = THRESHOLD, since: float = 0.5) -> tuple[int, int]:
+        """(units inactive at the first recorded epoch at or after `since` of training that are
+        active at the end, units inactive then): Sec. 3's "once the units have become inactive, it
+        is almost impossible to resurrect them"."""
+        start = next(i for i, e in enumerate(self.epochs) if e >= since * self.epochs[-1])
+        inactive = self.activity[start] < threshold                  # (D,) bool
+        return int((inactive & (self.activity[-1] >= threshold)).sum()), int(inactive.sum())
+
+
+def activity_curve(run) -> ActivityCurve:
+    """The run's ActivityCurve; a ValueError naming the run when it recorded none (a run trained
+    with another TrainConfig.eval_metric)."""
+    records = [h for h in run.history if "activity" in h]
+    if not records:
+        raise ValueError(f"run {run.path.name} recorded no active units while training (TrainConfig.eval_metric="
+                         f"{run.spec.train.eval_metric!r}); only the Figs. 1-3 VAEs do (evae configs, sec3)")
+    return ActivityCurve([h["epoch"] for h in records],
+                         torch.tensor([h["activity"] for h in records], dtype=torch.float64))

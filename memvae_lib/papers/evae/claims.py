@@ -41,6 +41,7 @@ PARZEN_FLOOR = {                  # nats, Parzen log-density of one model
 PURITY_FLOOR = 0.03               # label purity minus shuffled purity: [pilot] sd 0.026 (eVAE D20 K2 s1)
 NLL_FLOOR = 1.4                   # nats, Table 2 log-likelihoods and gaps: [cpu] 1.9 / sqrt(2) = 1.34
 # ---- what the claims count as -------------------------------------------------------------------
+RESURRECTION_SHARE = 0.1     # "almost impossible to resurrect": at most 1 in 10 units inactive half-way is active at the end
 COUNT_TOLERANCE = 2.0        # units: "about" a printed active-unit count (30, 20, 8, 22, 24)
 COLLAPSED_KL = 0.1           # nats/unit: KL of N(0, 0.5) from N(0, 1) is 0.097, a unit at the prior
 COLLAPSE_SHARE = 0.9         # an eVAE/mVAE whose busiest epitome explains > 90% of images has collapsed
@@ -137,10 +138,30 @@ def fig1_kl_tracks_activity(rank_correlation: Sequence[float]) -> Claim:
         "evae/fig1/kl-tracks-activity", "Sec. 3, Fig. 1", "activity shows correlation with the KL term"))
 
 
-def fig1(activity: Sequence[dict]) -> list[Claim]:
-    """Both Fig. 1 claims from the seed runs' activity reports (`activity.activity_report`)."""
-    return [fig1_inactive_units_carry_no_kl([a["kl_inactive"] for a in activity], [a["kl_active"] for a in activity]),
-            fig1_kl_tracks_activity([a["rank_correlation"] for a in activity])]
+def fig1_inactive_units_stay_inactive(resurrected: Sequence[tuple[int, int]]) -> Claim:
+    """Sec. 3: "once the units have become inactive, it is almost impossible to resurrect them". Per
+    seed (`activity.ActivityCurve.resurrected`): of the units inactive half-way through training, how
+    many are active at the end. Shows when no seed's share exceeds RESURRECTION_SHARE; a seed with no
+    inactive unit half-way says nothing, and with none in any seed the claim is not measurable."""
+    kw = _kw("evae/fig1/inactive-units-stay-inactive", "Sec. 3", "once the units have become inactive, it is "
+             "almost impossible to resurrect them")
+    seen = [(r, n) for r, n in resurrected if n > 0]
+    if not seen:
+        return not_measurable(**kw, unit="share", reason=f"no seed (of {len(resurrected)}) has an inactive unit "
+                              "half-way through training: over-pruning has not set in by then")
+    worst = max(r / n for r, n in seen)
+    per_seed = ", ".join(f"{r} of {n}" for r, n in seen)
+    return holds(worst <= RESURRECTION_SHARE, **kw, ours=worst, threshold=RESURRECTION_SHARE, unit="share",
+                 n_seeds=len(seen), reason=f"units inactive half-way and active at the end: {per_seed} (largest "
+                 f"share {worst:.2f} vs {RESURRECTION_SHARE:g})")
+
+
+def fig1(activity: Sequence[dict], resurrected: Sequence[tuple[int, int]] | None = None) -> list[Claim]:
+    """The Fig. 1 claims from the seed runs' activity reports (`activity.activity_report`), and with
+    `resurrected` (per seed, `ActivityCurve.resurrected`) the Sec. 3 claim on the units' fate."""
+    claims = [fig1_inactive_units_carry_no_kl([a["kl_inactive"] for a in activity], [a["kl_active"] for a in activity]),
+              fig1_kl_tracks_activity([a["rank_correlation"] for a in activity])]
+    return claims + ([fig1_inactive_units_stay_inactive(resurrected)] if resurrected is not None else [])
 
 
 # ---- Fig. 2 -------------------------------------------------------------------------------------

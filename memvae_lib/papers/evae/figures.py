@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from ...plots import image_grid
 from .activity import THRESHOLD
@@ -25,6 +26,25 @@ def activity_curves(ax, reports: dict, threshold: float = THRESHOLD) -> None:
     ax.set_xlabel("latent unit, sorted by activity")
     ax.set_ylabel(f"activity $A_u$ (log; floor {FLOOR:g})")
     ax.legend(fontsize=7)
+
+
+def active_units_over_epochs(curves: dict, threshold: float = THRESHOLD, latent: int | None = None, title: str = ""):
+    """Active units (A_u >= threshold) after every epoch, one colour per model ({label: [ActivityCurve
+    per seed]}), one line per seed (Sec. 3: over-pruning sets in early and is not undone)."""
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    for i, (label, seeds) in enumerate(curves.items()):
+        for j, curve in enumerate(seeds):
+            ax.plot(curve.epochs, curve.counts(threshold), color=f"C{i}", lw=1.2, alpha=1.0 if j == 0 else 0.5,
+                    label=f"{label} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})" if j == 0 else None)
+    if latent is not None:
+        ax.axhline(latent, color="grey", ls=":", lw=1)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"active units ($A_u \\geq$ {threshold:g})")
+    ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
 
 
 def kl_vs_activity(report: dict, threshold: float = THRESHOLD, title: str = ""):
