@@ -19,7 +19,7 @@ from typing import Callable, Mapping, Sequence
 import torch
 
 from .claims import Claim, format_verdicts
-from .evaluation import get_run
+from .evaluation import get_run, training_curve
 from .experiments import run_spec, seed_replicates
 from .parameters import check_parameters
 from .plots import save_figure
@@ -27,6 +27,7 @@ from .profiles import Budget
 from .files import project_root, resolve_device
 from .results import write_results
 from .runs import Run
+from .stacked_runs import get_or_train_stacked, stackable
 
 
 class Notebook:
@@ -44,10 +45,22 @@ class Notebook:
         """The trained run of a named experiment at this notebook's budget (trained once, then cached)."""
         return self._get(experiment, run_spec(experiment, self.budget), **get_or_train_kwargs)
 
-    def seed_runs(self, experiment: str, seeds: int | None = None, **get_or_train_kwargs) -> list[Run]:
+    def seed_runs(self, experiment: str, seeds: int | None = None, *, stack: bool | None = None,
+                  **get_or_train_kwargs) -> list[Run]:
         """`seeds` (default: the budget's) runs of one experiment that differ only in their
-        training seed; the first is `run(experiment)`. Their spread is a claim's training noise."""
+        training seed; the first is `run(experiment)`. Their spread is a claim's training noise.
+
+        `stack` (default: on a CUDA device): the seeds still to train go as one stacked computation
+        (`stacked_runs.get_or_train_stacked`: a GPU step of these small nets costs about the same for
+        several models as for one), where the model allows it (`stacked_runs.stackable`); each ends
+        as an ordinary run folder, equal to the run trained alone up to float rounding. On a CPU
+        stacking saves nothing (benchmarks/stacked_speed.py), so the runs train one by one."""
         specs = seed_replicates(run_spec(experiment, self.budget), self.budget.seeds if seeds is None else seeds)
+        if stack is None:
+            stack = self.device.type == "cuda" and not get_or_train_kwargs
+        if stack and len(specs) > 1 and stackable(specs[0]):
+            curves = [training_curve(s, self.device) for s in specs] if specs[0].train.eval_every else None
+            get_or_train_stacked(specs, device=self.device, evaluates=curves)  # the unfinished ones; the loop loads
         return [self._get(experiment if i == 0 else f"{experiment}@seed{spec.train.seed}", spec,
                           **get_or_train_kwargs) for i, spec in enumerate(specs)]
 

@@ -28,6 +28,7 @@ import contextlib
 import copy
 import dataclasses
 import time
+from typing import Callable
 from pathlib import Path
 
 import torch
@@ -38,7 +39,7 @@ from .data import binarize as bernoulli_sample
 from .files import write_verified
 from .models.vae import VAE
 from .train import (CHECKPOINT, CHECKPOINT_SECONDS, TrainConfig, TrainingDiverged, TrainingPaused, _load_checkpoint,
-                    _kept, lr_at_epoch, optimizer_for, train)
+                    _kept, _plain, lr_at_epoch, optimizer_for, train)
 
 MOMENTS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")  # Adam state with one slice per model
 
@@ -66,9 +67,6 @@ def check_stackable(models: list, cfgs: list[TrainConfig]) -> None:
             fields = sorted(k for k in base if base[k] != other[k])
             raise ValueError(f"TrainConfig {i} differs from TrainConfig 0 in {fields}: the models of a stack share "
                              "the schedule and batches and may differ only in the seed")
-    if cfgs[0].eval_every:
-        raise ValueError(f"TrainConfig.eval_every={cfgs[0].eval_every}: stacked training has no in-training "
-                         "evaluation; use eval_every=0 (evaluate the finished runs) or train.train")
 
 
 class _Terms(nn.Module):
@@ -160,12 +158,16 @@ def _resume(models, x, cfgs, binarize, run_dirs, device) -> list[dict | None]:
 
 def train_stacked(models: list, train_x: torch.Tensor, cfgs: list[TrainConfig], *, binarize: bool,
                   run_dirs: list | None = None, device=None, deadline: float | None = None,
-                  nan_check_every: int = 1) -> list[list[dict]]:
+                  nan_check_every: int = 1, evaluates: list[Callable] | None = None) -> list[list[dict]]:
     """`train.train` for M models at once (see the module docstring): `models` built as the caller
     builds one (seeded, initialised), `cfgs` equal but for the seed, `run_dirs` one folder each.
     Returns each model's history; the trained weights are copied back into `models`. `nan_check_every`
-    as in `train` (1: one host read per step for the whole stack, before any update)."""
+    as in `train` (1: one host read per step for the whole stack, before any update). `evaluates`,
+    one per model, as train's `evaluate`: called on that model (its weights copied out of the stack)
+    every `eval_every` epochs and after the last one, its values added to that epoch's record."""
     check_stackable(models, cfgs)
+    if evaluates is not None and len(evaluates) != len(models):
+        raise ValueError(f"{len(evaluates)} evaluate functions for {len(models)} models: give one per model")
     if deadline is not None and run_dirs is None:
         raise ValueError("a deadline needs run_dirs: the checkpoints are how the runs go on")
     if run_dirs is not None and len(run_dirs) != len(models):
@@ -273,6 +275,12 @@ def train_stacked(models: list, train_x: torch.Tensor, cfgs: list[TrainConfig], 
         seconds = time.perf_counter() - start  # the stack's epoch: the same for every model
         for i, history in enumerate(histories):
             history.append({"epoch": epoch, "lr": lr, **{key: means[key][i] for key in means}, "seconds": seconds})
+        if evaluates is not None and (epoch == cfg.epochs or (cfg.eval_every and epoch % cfg.eval_every == 0)):
+            _copy_back(models, params, buffers)
+            for model, evaluate, history, gen in zip(models, evaluates, histories, noise_gens):
+                with _as_global_rng(gen):  # alone, an evaluation draws (BN statistics) from the training RNG
+                    history[-1].update({key: _plain(v) for key, v in evaluate(model, epoch).items()})
+            base.train()  # an evaluation leaves its model in eval mode, and the stack runs on base's modules
         pause = deadline is not None and epoch < cfg.epochs and time.monotonic() > deadline
         due = time.monotonic() - last_save >= CHECKPOINT_SECONDS
         if run_dirs is not None and (epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or pause or due):
@@ -283,6 +291,23 @@ def train_stacked(models: list, train_x: torch.Tensor, cfgs: list[TrainConfig], 
             raise TrainingPaused(epoch, cfg.epochs, paths[0])
     _copy_back(models, params, buffers)
     return histories
+
+
+@contextlib.contextmanager
+def _as_global_rng(generator: torch.Generator):
+    """The global RNG of the generator's device holds the generator's state for the block, and the
+    generator takes what the block left: a model's noise generator stands for the global RNG that
+    train() draws from, evaluations between epochs included. The global state is restored after."""
+    cuda = generator.device.type == "cuda"
+    get = (lambda: torch.cuda.get_rng_state(generator.device)) if cuda else torch.get_rng_state
+    put = (lambda state: torch.cuda.set_rng_state(state, generator.device)) if cuda else torch.set_rng_state
+    saved = get()
+    put(generator.get_state())
+    try:
+        yield
+    finally:
+        generator.set_state(get())
+        put(saved)
 
 
 def _model_state(model, params, buffers, i: int) -> dict:

@@ -31,6 +31,14 @@ def _continue_rng(path, device) -> None:
         torch.cuda.set_rng_state(ckpt["rng_cuda"][0], device)
 
 
+def stackable(spec: RunSpec) -> bool:
+    """Whether seeds of this run can train as one stack (`stacked.check_stackable`, from the spec
+    alone): a VAE or MEM-VAE config without z dropout."""
+    from .models.vae import VAEConfig
+
+    return isinstance(spec.model, VAEConfig) and not spec.model.z_dropout
+
+
 def check_specs(specs: list[RunSpec]) -> None:
     """Specs of one stack: equal but for TrainConfig.seed (and the label), each seed once."""
     def key(s):
@@ -50,10 +58,17 @@ def check_specs(specs: list[RunSpec]) -> None:
 
 def get_or_train_stacked(specs: list[RunSpec], *, device="auto", build_model: Callable | None = None,
                          load_data: Callable | None = None, deadline: float | None = None,
-                         nan_check_every: int = 1) -> list[Run]:
+                         nan_check_every: int = 1, evaluates: list[Callable] | None = None) -> list[Run]:
     """The finished runs of `specs`: those whose folder says `done` are loaded, the others trained
     together (resumed from their checkpoints). Arguments as `runs.get_or_train`; `deadline` pauses
-    the stack with `train.TrainingPaused` at an epoch boundary."""
+    the stack with `train.TrainingPaused` at an epoch boundary. Specs that ask for a training curve
+    (TrainConfig.eval_every > 0) need `evaluates`, one per spec (`evaluation.training_curve`)."""
+    if specs and specs[0].train.eval_every > 0 and evaluates is None:
+        raise ValueError(f"the specs ask for a training curve every {specs[0].train.eval_every} epoch(s) "
+                         "(TrainConfig.eval_every) but no evaluate functions were given: pass evaluates=[one per "
+                         "spec], e.g. [evaluation.training_curve(spec, device) for spec in specs]")
+    if evaluates is not None and len(evaluates) != len(specs):
+        raise ValueError(f"{len(evaluates)} evaluate functions for {len(specs)} specs: give one per spec")
     if build_model is None:
         from .models import build_model
     if load_data is None:
@@ -82,7 +97,8 @@ def get_or_train_stacked(specs: list[RunSpec], *, device="auto", build_model: Ca
                 _write_text(paths[i] / "spec.json", spec_json(specs[i], indent=2) + "\n")
             histories = train_stacked(models, x, [specs[i].train for i in todo], binarize=specs[0].binarize,
                                       run_dirs=[paths[i] for i in todo], device=device, deadline=deadline,
-                                      nan_check_every=nan_check_every)
+                                      nan_check_every=nan_check_every,
+                                      evaluates=None if evaluates is None else [evaluates[i] for i in todo])
             for i, model, history in zip(todo, models, histories):
                 _continue_rng(paths[i], device)  # BN statistics draw z ~ q as the run alone would draw them
                 finish_run(specs[i], model, paths[i], history, x, device)

@@ -193,7 +193,7 @@ def test_deferred_nan_check_is_bit_identical_in_a_stack():
 @pytest.mark.parametrize("change, match", [
     (lambda ms, cs: (ms, [cs[0], dataclasses.replace(cs[1], lr=1e-2), cs[2]]), r"TrainConfig 1 differs .*\['lr'\]"),
     (lambda ms, cs: ([ms[0], build(dataclasses.replace(MEM, k=3), 2), ms[2]], cs), r"model 1 .*differs from model 0"),
-    (lambda ms, cs: (ms, [dataclasses.replace(c, eval_every=1) for c in cs]), r"eval_every=1"),
+    (lambda ms, cs: (ms, cs), r"2 evaluate functions for 3 models"),
     (lambda ms, cs: (ms, cs[:2]), r"3 models and 2 configs"),
     (lambda ms, cs: ([build(dataclasses.replace(VAE1, z_dropout=0.2), 1)] * 3, cs), r"without z dropout.*train it alone"),
     (lambda ms, cs: ([build(EVAEConfig(input_dim=20, hidden=(6,), latent_dim=4, epitome_size=2, stride=2), 1)] * 3, cs),
@@ -201,8 +201,29 @@ def test_deferred_nan_check_is_bit_identical_in_a_stack():
 ])
 def test_what_cannot_stack_is_refused_with_the_reason(change, match):
     models, configs = change([build(MEM, c.seed) for c in cfgs()], cfgs())
+    evaluates = [lambda m, e: {}] * 2 if "evaluate" in match else None
     with pytest.raises(ValueError, match=match):
-        train_stacked(models, data(), configs, binarize=True)
+        train_stacked(models, data(), configs, binarize=True, evaluates=evaluates)
+
+
+def test_a_stack_records_each_models_training_curve_as_it_would_alone():
+    """evaluates: each model evaluated on its own weights every eval_every epochs and at the end, as
+    train() does, in eval mode (batch norm) without disturbing the stack's training (MEM: BN)."""
+    def evaluate(model, epoch):
+        model.eval()  # as a real evaluation leaves it; the stack must go on in train mode
+        with torch.no_grad():
+            return {"curve": float(sum(p.double().square().sum() for p in model.parameters())), "was": epoch,
+                    "draw": float(torch.randn(()))}  # from the training RNG, as BN statistics draw z ~ q
+
+    configs = cfgs(epochs=5, eval_every=2)
+    ref_models = [build(MEM, c.seed) for c in configs]
+    ref = [train(m, data(), c, binarize=True, evaluate=evaluate) for m, c in zip(ref_models, configs)]
+    models = [build(MEM, c.seed) for c in configs]
+    histories = train_stacked(models, data(), configs, binarize=True, evaluates=[evaluate] * 3)
+    for a, b, ha, hb in zip(ref_models, models, ref, histories):
+        assert max_diff(a, b) < TOL
+        assert_histories_close(ha, hb)
+        assert [r.get("was") for r in hb] == [None, 2, None, 4, 5]
 
 
 # ---- ordinary run folders ------------------------------------------------------------------------
@@ -250,6 +271,14 @@ def test_a_stack_with_finished_runs_trains_only_the_rest(tmp_path, monkeypatch):
     assert seen == [[2, 5]] and max_diff(runs[0].model, first.model) == 0.0
 
 
+def test_a_stack_of_specs_with_a_curve_needs_its_evaluate_functions(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEMVAE_RUNS_DIR", str(tmp_path))
+    curve = [dataclasses.replace(s, train=dataclasses.replace(s.train, eval_every=1)) for s in specs()]
+    with pytest.raises(ValueError, match=r"training curve every 1 epoch\(s\).*evaluation.training_curve"):
+        get_or_train_stacked(curve, device="cpu", load_data=lambda name: Data)
+    assert not any(run_dir(s).exists() for s in curve)
+
+
 @pytest.mark.parametrize("bad, match", [
     (lambda s: [s[0], dataclasses.replace(s[1], train_subset=10)], "differs from spec 0 in more than the seed"),
     (lambda s: [s[0], s[0]], r"seeds \[1, 1\] repeat"),
@@ -258,3 +287,34 @@ def test_specs_that_do_not_stack_are_refused(tmp_path, monkeypatch, bad, match):
     monkeypatch.setenv("MEMVAE_RUNS_DIR", str(tmp_path))
     with pytest.raises(ValueError, match=match):
         get_or_train_stacked(bad(specs()), device="cpu", load_data=lambda name: Data)
+
+
+def test_which_specs_stack_is_read_from_the_spec_alone():
+    from memvae_lib.experiments import run_spec
+    from memvae_lib.stacked_runs import stackable
+
+    assert stackable(run_spec("mem/mnist/VAE", "smoke")) and stackable(run_spec("mem/mnist/MEM-IWAE-5", "smoke"))
+    assert stackable(run_spec("evae/mnist/VAE-D50-lambda1", "smoke"))      # its active-units curve included
+    assert not stackable(run_spec("evae/mnist/eVAE-D50-K5", "smoke"))       # per-model epitome assignments
+    assert not stackable(run_spec("evae/mnist/dropout-VAE-D50", "smoke"))   # z dropout
+
+
+@pytest.mark.parametrize("stack", [True, False])
+def test_a_notebook_trains_its_seeds_stacked_or_one_by_one_to_the_same_runs(tmp_path, monkeypatch, stack):
+    """Notebook.seed_runs(stack=True) (the default on a GPU) trains the missing seeds as one stack into
+    ordinary run folders: the same folders, and (smoke is float64) the same weights to 1e-9, as the
+    seeds trained one by one."""
+    from memvae_lib.notebook import Notebook
+    from memvae_lib.papers import mem
+
+    monkeypatch.setenv("MEMVAE_RUNS_DIR", str(tmp_path / "alone"))
+    alone = Notebook("mem/t", mem.budget("smoke"), torch.device("cpu"), 1234).seed_runs("mem/mnist/VAE", stack=False)
+    monkeypatch.setenv("MEMVAE_RUNS_DIR", str(tmp_path / "other"))
+    calls = []
+    monkeypatch.setattr("memvae_lib.notebook.get_or_train_stacked", lambda specs, **kw: calls.append(specs) or
+                        get_or_train_stacked(specs, **kw))
+    runs = Notebook("mem/t", mem.budget("smoke"), torch.device("cpu"), 1234).seed_runs("mem/mnist/VAE", stack=stack)
+    assert len(calls) == int(stack) and [r.path.name for r in runs] == [r.path.name for r in alone]
+    for a, b in zip(alone, runs):
+        for key, value in a.model.state_dict().items():
+            assert torch.allclose(value, b.model.state_dict()[key], rtol=0, atol=1e-9), key
