@@ -5,7 +5,8 @@
 Each notebook runs in its own kernel with its own folder as working directory, the profile's YAML
 injected as parameters (types kept), and the executed copy kept under
 notebooks/_build/<profile>/<paper>/<name>.ipynb for inspection; at laptop and paper it is also
-published to figures/<paper>/<name>.ipynb (publish.py), which the book (`make book`) renders. At
+published beside the figures, figures/<paper>/<name>.ipynb (paper: figures/paper-profile/<paper>/;
+publish.py), which the book (`make book`) renders. At
 smoke (any profile but laptop and paper), figures and results JSON go to
 <build_dir>/<profile>-figures. `memvae figures` is the CLI.
 

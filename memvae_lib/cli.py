@@ -330,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     fig.set_defaults(func=_figures)
 
     sub.add_parser("scoreboard", help="rebuild the claims table and gallery (README.md) and the "
-                                      "scoreboard (docs/scoreboard.md) from figures/*/*.json") \
+                                      "scoreboard (docs/scoreboard.md) from figures/*/*.json and figures/paper-profile/*/*.json") \
         .set_defaults(func=_scoreboard)
 
     for name, func, text, description, epilog in (

@@ -171,8 +171,10 @@ def training_curve(spec, device="cpu") -> Callable:
       "active_units": active units (A_u >= t, Burda's statistic on model.posterior_mean, §1.5) at
                       each of CURVE_THRESHOLDS on the activity images (`activity_set`), keys
                       "active_units_<t>" (counts) and "activity" (A_u per unit, for the units' fate).
-    Deterministic, in eval mode, and without touching the training RNG. Data are loaded at the first
-    call, so a cached run costs nothing."""
+    Both run in eval mode. "test_ll" recomputes the batch-norm statistics, which draws z ~ q from the
+    global RNG as the training does (stacked.py replays that per model); "active_units" draws nothing
+    and takes no batch-norm model (its stored statistics are not updated while training). Data are
+    loaded at the first call, so a cached run costs nothing."""
     from .data import fixed_binarization, load_dataset
     from .estimators import active_units, iw_log_likelihood
     from .runs import DTYPES, EVAL_BINARIZATION_SEED
@@ -189,6 +191,11 @@ def training_curve(spec, device="cpu") -> Callable:
         model.prepare_evaluation(state["bn"])
         values = iw_log_likelihood(model, state["test"].x, k=spec.train.eval_k, seed=IW_SEED)
         return {"test_ll": float(values.mean())}
+
+    if spec.train.eval_metric == "active_units" and getattr(spec.model, "batch_norm", False):
+        raise ValueError(f"an active-units training curve of a batch-norm model ({spec.label or spec.model.describe()}) "
+                         "would read batch-norm statistics that training never updates: use eval_metric 'test_ll', "
+                         "or count the active units of the finished run (estimators.active_units)")
 
     def activity(model, epoch: int) -> dict:
         if not state:

@@ -116,7 +116,8 @@ def write_results(notebook: str, profile: str, rows, *, device: str, protocol: d
     `claims` (Claim objects or their dicts) after the rows.
 
     `figures_dir` defaults to `default_figures_dir(profile)`: $MEMVAE_FIGURES_DIR, else
-    <root>/figures at laptop and paper, else a scratch folder under notebooks/_build. Written
+    <root>/figures at laptop, <root>/figures/paper-profile at paper, else a scratch folder under
+    notebooks/_build. Written
     atomically: a run killed mid-write leaves the previous file, never a truncated one.
     """
     assert notebook.count("/") == 1, f"notebook should be '<paper>/<name>', got {notebook!r}"
@@ -259,7 +260,8 @@ def build_scoreboard(figures_dir: str | os.PathLike, link_prefix: str = "") -> s
 
 
 def build_gallery(figures_dir: str | os.PathLike, link_prefix: str = "") -> str:
-    """One image per notebook (the PNG named after its laptop or paper results JSON), linked to the
+    """One image per notebook (the PNG named after its results JSON in figures/<paper>/: laptop, the
+    default profile; the paper profile's are in the claims table and the book), linked to the
     notebook's executed copy beside it, else to its source (`link_prefix`: the way from the page's
     folder to the project root)."""
     figures_dir = Path(figures_dir)

@@ -70,7 +70,8 @@ class RunSpec:
 def spec_json(spec: RunSpec, indent: int | None = None) -> str:
     """Canonical JSON of everything that changes the numbers: sorted keys, config class names,
     memvae_lib.NUMERICS_VERSION; the label is left out, and so is the dtype at its float32 default
-    (the field came after numerics v3: float32 runs keep the folders they had)."""
+    (the field came after numerics v3: float32 runs keep the folders they had), and every config
+    field marked OMIT_AT_DEFAULT at its default (TrainConfig.eval_metric, EVAEConfig.min_assigned)."""
     from . import NUMERICS_VERSION
     from .models.base import config_dict, without_omitted_defaults
 

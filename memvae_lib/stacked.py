@@ -132,7 +132,7 @@ def _clip_per_model(grads: list[torch.Tensor], cfg: TrainConfig) -> None:
             g.clamp_(-cfg.clip_value, cfg.clip_value)
 
 
-def _resume(models, x, cfgs, binarize, run_dirs, device) -> list[dict | None]:
+def _resume(models, x, cfgs, binarize, run_dirs, device, evaluates=None) -> list[dict | None]:
     """Each model's checkpoint (None: none). A kill between the M saves of one epoch leaves some
     folders an epoch (or a few) behind: those are brought level alone with `train.train` first."""
     def load(i):
@@ -145,13 +145,18 @@ def _resume(models, x, cfgs, binarize, run_dirs, device) -> list[dict | None]:
             ckpt = _load_checkpoint(path, models[i], opt, cfgs[i], gens)
         return {**ckpt, "optimizer": opt.state_dict(), "generators": gens}
 
+    def due(cfg, evaluate):  # evaluate on the epochs the whole run evaluates on, not at the catch-up's end
+        return lambda model, epoch: (evaluate(model, epoch) if epoch == cfg.epochs
+                                     or (cfg.eval_every and epoch % cfg.eval_every == 0) else {})
+
     ckpts = [load(i) for i in range(len(models))]
     top = max((c["epoch"] for c in ckpts if c is not None), default=0)
     for i, c in enumerate(ckpts):
         if top and (c is None or c["epoch"] < top):
             with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
                 train(models[i], x, dataclasses.replace(cfgs[i], epochs=top), binarize=binarize,
-                      run_dir=run_dirs[i], device=device)
+                      run_dir=run_dirs[i], device=device,
+                      evaluate=None if evaluates is None else due(cfgs[i], evaluates[i]))
             ckpts[i] = load(i)
     return ckpts
 
@@ -184,7 +189,7 @@ def train_stacked(models: list, train_x: torch.Tensor, cfgs: list[TrainConfig], 
         path.parent.mkdir(parents=True, exist_ok=True)
         for stale in path.parent.glob(CHECKPOINT + ".*.tmp"):
             stale.unlink(missing_ok=True)
-    ckpts = _resume(models, x, cfgs, binarize, run_dirs, device) if run_dirs is not None else [None] * M
+    ckpts = _resume(models, x, cfgs, binarize, run_dirs, device, evaluates) if run_dirs is not None else [None] * M
     gens = [c["generators"] if c else
             {"shuffle_generator": torch.Generator().manual_seed(c_.seed),
              "binarize_generator": torch.Generator(device=x.device).manual_seed(c_.seed + 1)}
@@ -197,6 +202,8 @@ def train_stacked(models: list, train_x: torch.Tensor, cfgs: list[TrainConfig], 
     epoch_done, global_step = (ckpts[0]["epoch"], ckpts[0]["global_step"]) if ckpts[0] else (0, 0)
     saved_epoch = epoch_done or None
 
+    for model in models:  # a model brought level alone may end in eval mode (its last evaluation)
+        model.train()
     params, buffers = stack_module_state(models)  # {name: (M, ...)}; params are new leaves
     optimizer = optimizer_for(list(params.values()), cfg)
     if ckpts[0] is not None:
@@ -277,9 +284,12 @@ def train_stacked(models: list, train_x: torch.Tensor, cfgs: list[TrainConfig], 
             history.append({"epoch": epoch, "lr": lr, **{key: means[key][i] for key in means}, "seconds": seconds})
         if evaluates is not None and (epoch == cfg.epochs or (cfg.eval_every and epoch % cfg.eval_every == 0)):
             _copy_back(models, params, buffers)
-            for model, evaluate, history, gen in zip(models, evaluates, histories, noise_gens):
+            for i, (model, evaluate, history, gen) in enumerate(zip(models, evaluates, histories, noise_gens)):
                 with _as_global_rng(gen):  # alone, an evaluation draws (BN statistics) from the training RNG
                     history[-1].update({key: _plain(v) for key, v in evaluate(model, epoch).items()})
+                state = model.state_dict()
+                for key, stacked in buffers.items():  # what it wrote there (BN statistics) stays, as alone
+                    stacked[i].copy_(state[key])
             base.train()  # an evaluation leaves its model in eval mode, and the stack runs on base's modules
         pause = deadline is not None and epoch < cfg.epochs and time.monotonic() > deadline
         due = time.monotonic() - last_save >= CHECKPOINT_SECONDS

@@ -97,7 +97,7 @@ class TrainConfig:
     # bookkeeping
     seed: int = 1234
     checkpoint_every: int = 10         # epochs (and always at the end)
-    eval_every: int = 0                # epochs; 0 = evaluate only after the final epoch
+    eval_every: int = 0                # epochs between training-curve points; 0 = no curve
     eval_k: int = 100                  # importance samples of the in-training test evaluation
     eval_subset: int = 1000            # test examples used by it
     # what that training curve measures (evaluation.training_curve): "test_ll" (test L_k) or
@@ -123,6 +123,9 @@ class TrainConfig:
         check("lr", lambda v: is_real(v) and v > 0, "a float > 0")
         check("schedule", lambda v: v in SCHEDULES, f"one of {SCHEDULES}")
         check("eval_metric", lambda v: v in EVAL_METRICS, f"one of {EVAL_METRICS}")
+        if self.eval_metric != "test_ll" and self.eval_every == 0:
+            raise ValueError(f"TrainConfig.eval_metric={self.eval_metric!r} with eval_every=0: no curve is recorded, "
+                             "so the metric would only change the run's hash; set eval_every (epochs between points)")
         check("anneal_factor", lambda v: is_real(v) and 0 < v <= 1, "a float in (0, 1]")
         check("optimizer", lambda v: v in OPTIMIZERS, f"one of {OPTIMIZERS}")
         for name in ("beta1", "beta2"):

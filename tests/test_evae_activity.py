@@ -136,7 +136,6 @@ def test_an_activity_curve_counts_at_any_threshold_and_finds_the_resurrected_uni
     curve = _curve()
     assert curve.counts(0.02) == [3, 1, 1, 2] and curve.counts(0.01) == [3, 2, 2, 2]
     assert curve.resurrected(0.02) == (1, 3)            # unit 2 of units 1, 2, 3 (inactive at epoch 2)
-    assert curve.resurrected(0.02, since=1.0) == (0, 2)  # at the end itself nothing has come back yet
     assert curve.resurrected(0.01, since=0.75) == (0, 2)  # epoch 3 at 0.01: units 1 and 3, both still off
 
 
@@ -152,3 +151,10 @@ def test_activity_curve_reads_the_runs_history_and_names_a_run_without_one(tmp_p
                                          r"\(TrainConfig.eval_metric='test_ll'\)"):
         activity.activity_curve(SimpleNamespace(history=[{"epoch": 1, "loss": 3.0}], path=Path("mnist-VAE-x"),
                                                 spec=spec))
+
+
+def test_a_curve_too_short_to_follow_a_unit_says_so():
+    one = activity.ActivityCurve([1], torch.tensor([[0.5, 0.0]], dtype=torch.float64))
+    assert one.resurrected(0.02) is None  # the half-way record is the last one
+    with pytest.raises(ValueError, match=r"since=1.0: the share of training .* in \(0, 1\)"):
+        _curve().resurrected(0.02, since=1.0)

@@ -254,6 +254,9 @@ def test_inactive_units_stay_inactive_is_judged_on_the_worst_seed():
     assert c.fig1_inactive_units_stay_inactive([(0, 0), (1, 18)]).n_seeds == 1
     none = c.fig1_inactive_units_stay_inactive([(0, 0), (0, 0)])
     assert none.verdict == "not measurable at this budget" and "half-way" in none.reason
+    short = c.fig1_inactive_units_stay_inactive([None, None])  # one-epoch runs: nothing to follow
+    assert short.verdict == "not measurable at this budget" and "too short" in short.reason
+    assert c.fig1_inactive_units_stay_inactive([None, (0, 12)]).n_seeds == 1
     report = {"kl_inactive": 0.01, "kl_active": 1.0, "rank_correlation": 0.9}
     assert [x.id for x in c.fig1([report, report])] == ["evae/fig1/inactive-units-carry-no-kl", "evae/fig1/kl-tracks-activity"]
     assert c.fig1([report, report], [(0, 20), (0, 19)])[-1].id == "evae/fig1/inactive-units-stay-inactive"

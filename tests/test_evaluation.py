@@ -145,3 +145,16 @@ def test_the_active_units_curve_counts_as_active_units_does_and_leaves_training_
     other = ev.get_run(plain, device="cpu").model.state_dict()
     assert other.keys() == run.model.state_dict().keys()
     assert all(torch.equal(value, other[key]) for key, value in run.model.state_dict().items())
+
+
+def test_an_active_units_curve_of_a_batch_norm_model_is_refused():
+    """In eval mode a batch-norm model reads statistics that training never updates (they are set by
+    prepare_evaluation): its A_u during training would be wrong, so the curve is refused up front."""
+    import dataclasses
+
+    from memvae_lib.experiments import run_spec
+
+    spec = run_spec("mem/mnist/MEM-VAE", "smoke")  # 500-500-100 with batch norm
+    spec = dataclasses.replace(spec, train=dataclasses.replace(spec.train, eval_metric="active_units"))
+    with pytest.raises(ValueError, match=r"active-units training curve of a batch-norm model .*eval_metric 'test_ll'"):
+        ev.training_curve(spec)

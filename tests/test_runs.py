@@ -118,7 +118,9 @@ def changed(value):
 def test_spec_hash_changes_with_every_field(monkeypatch):
     base = spec()
     hashes = {spec_hash(base)}
-    variants = [dataclasses.replace(base, train=dataclasses.replace(base.train, **{f.name: changed(getattr(base.train, f.name))}))
+    curve = {"eval_metric": {"eval_every": 1}}  # a curve's metric goes with a curve
+    variants = [dataclasses.replace(base, train=dataclasses.replace(base.train, **{f.name: changed(getattr(base.train, f.name))},
+                                                                    **curve.get(f.name, {})))
                 for f in dataclasses.fields(TrainConfig)]
     variants += [dataclasses.replace(base, model=TinyConfig(d=21)), dataclasses.replace(base, model=TinyConfig(extra={"a": 2})),
                  dataclasses.replace(base, dataset="frey"), dataclasses.replace(base, train_subset=10),
@@ -147,11 +149,13 @@ def test_the_training_curve_metric_is_hashed_only_when_it_is_not_the_default():
     base = spec()
     default = dataclasses.replace(base, train=dataclasses.replace(base.train, eval_metric="test_ll"))
     assert "eval_metric" not in spec_json(base) and spec_hash(default) == spec_hash(base)
-    activity = dataclasses.replace(base, train=dataclasses.replace(base.train, eval_metric="active_units"))
+    activity = dataclasses.replace(base, train=dataclasses.replace(base.train, eval_every=1, eval_metric="active_units"))
     assert '"eval_metric":"active_units"' in spec_json(activity) and spec_hash(activity) != spec_hash(base)
     with pytest.raises(ValueError, match=r"TrainConfig.eval_metric='kl' is not allowed; expected one of "
                                          r"\('test_ll', 'active_units'\)"):
         TrainConfig(epochs=1, eval_metric="kl")
+    with pytest.raises(ValueError, match=r"eval_metric='active_units' with eval_every=0: no curve is recorded"):
+        TrainConfig(epochs=1, eval_metric="active_units")
 
 
 def test_run_dir_and_bad_specs(runs):

@@ -116,7 +116,7 @@ def test_a_killed_stack_resumes_to_the_same_end(tmp_path, monkeypatch):
 def test_a_kill_between_the_saves_of_one_epoch_is_levelled(tmp_path, monkeypatch):
     """Folders at epochs 4, 2, 2 (killed after the first of three saves): the two behind are brought
     level alone, then the stack goes on; all end where each model alone ends."""
-    configs = cfgs(epochs=6)
+    configs = cfgs(epochs=6, eval_every=1)
     dirs = [tmp_path / f"s{c.seed}" for c in configs]
     saves, real = {"n": 0}, stacked_mod.write_verified
 
@@ -128,13 +128,17 @@ def test_a_kill_between_the_saves_of_one_epoch_is_levelled(tmp_path, monkeypatch
 
     monkeypatch.setattr(stacked_mod, "write_verified", dies_on_the_fifth_save)
     with pytest.raises(Killed):
-        train_stacked([build(MEM, c.seed) for c in configs], data(), configs, binarize=True, run_dirs=dirs)
+        train_stacked([build(MEM, c.seed) for c in configs], data(), configs, binarize=True, run_dirs=dirs,
+                      evaluates=[curve] * 3)
     monkeypatch.setattr(stacked_mod, "write_verified", real)
     assert [torch.load(d / CHECKPOINT, weights_only=True)["epoch"] for d in dirs] == [4, 2, 2]
     models = [build(MEM, c.seed) for c in configs]
-    train_stacked(models, data(), configs, binarize=True, run_dirs=dirs)
-    ref, _ = alone(MEM, configs)
+    histories = train_stacked(models, data(), configs, binarize=True, run_dirs=dirs, evaluates=[curve] * 3)
+    ref = [build(MEM, c.seed) for c in configs]
+    ref_histories = [train(m, data(), c, binarize=True, evaluate=curve) for m, c in zip(ref, configs)]
     assert all(max_diff(a, b) < TOL for a, b in zip(ref, models))
+    for ha, hb in zip(ref_histories, histories):  # the curve of the epochs brought level alone too
+        assert_histories_close(ha, hb)
 
 
 def test_a_stack_checkpoint_is_an_ordinary_checkpoint(tmp_path):
@@ -206,22 +210,26 @@ def test_what_cannot_stack_is_refused_with_the_reason(change, match):
         train_stacked(models, data(), configs, binarize=True, evaluates=evaluates)
 
 
+def curve(model, epoch):
+    """An evaluation as evaluation.training_curve's test_ll makes one: the BN statistics recomputed
+    (z ~ q drawn from the global RNG, the buffers written), and the model left in eval mode."""
+    model.prepare_evaluation(data())
+    model.eval()
+    with torch.no_grad():
+        return {"curve": float(sum(p.double().square().sum() for p in model.parameters())), "was": epoch,
+                "draw": float(torch.randn(()))}
+
+
 def test_a_stack_records_each_models_training_curve_as_it_would_alone():
     """evaluates: each model evaluated on its own weights every eval_every epochs and at the end, as
-    train() does, in eval mode (batch norm) without disturbing the stack's training (MEM: BN)."""
-    def evaluate(model, epoch):
-        model.eval()  # as a real evaluation leaves it; the stack must go on in train mode
-        with torch.no_grad():
-            return {"curve": float(sum(p.double().square().sum() for p in model.parameters())), "was": epoch,
-                    "draw": float(torch.randn(()))}  # from the training RNG, as BN statistics draw z ~ q
-
+    train() does: from the same RNG, its BN statistics kept, the stack going on in train mode (MEM: BN)."""
     configs = cfgs(epochs=5, eval_every=2)
     ref_models = [build(MEM, c.seed) for c in configs]
-    ref = [train(m, data(), c, binarize=True, evaluate=evaluate) for m, c in zip(ref_models, configs)]
+    ref = [train(m, data(), c, binarize=True, evaluate=curve) for m, c in zip(ref_models, configs)]
     models = [build(MEM, c.seed) for c in configs]
-    histories = train_stacked(models, data(), configs, binarize=True, evaluates=[evaluate] * 3)
+    histories = train_stacked(models, data(), configs, binarize=True, evaluates=[curve] * 3)
     for a, b, ha, hb in zip(ref_models, models, ref, histories):
-        assert max_diff(a, b) < TOL
+        assert max_diff(a, b) < TOL  # buffers (BN statistics) included
         assert_histories_close(ha, hb)
         assert [r.get("was") for r in hb] == [None, 2, None, 4, 5]
 
@@ -318,3 +326,5 @@ def test_a_notebook_trains_its_seeds_stacked_or_one_by_one_to_the_same_runs(tmp_
     for a, b in zip(alone, runs):
         for key, value in a.model.state_dict().items():
             assert torch.allclose(value, b.model.state_dict()[key], rtol=0, atol=1e-9), key
+        assert [h["epoch"] for h in b.history] == [1, 2] and all("test_ll" in h for h in b.history)
+        assert_histories_close(a.history, b.history)  # the test-L_k curve of every epoch

@@ -331,9 +331,9 @@ def test_a_checkpoint_written_before_a_later_config_field_still_resumes(tmp_path
     train(whole, data(), cfg, binarize=False)
     assert_same_state(resumed, whole)
     files_mod.write_verified(path, buffer.getvalue())
-    with pytest.raises(CheckpointError, match=r"differs in \['eval_metric'\]"):
-        train(tiny(), data(), TrainConfig(epochs=2, batch_size=16, eval_metric="active_units"), binarize=False,
-              run_dir=tmp_path)
+    with pytest.raises(CheckpointError, match=r"differs in \['eval_every', 'eval_metric'\]"):
+        train(tiny(), data(), TrainConfig(epochs=2, batch_size=16, eval_every=1, eval_metric="active_units"),
+              binarize=False, run_dir=tmp_path)
 
 
 def test_interrupted_save_leaves_previous_checkpoint(tmp_path, monkeypatch):

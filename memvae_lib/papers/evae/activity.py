@@ -152,11 +152,16 @@ class ActivityCurve:
     def counts(self, threshold: float = THRESHOLD) -> list[int]:
         return [int(c) for c in (self.activity >= threshold).sum(dim=1)]
 
-    def resurrected(self, threshold: float = THRESHOLD, since: float = 0.5) -> tuple[int, int]:
-        """(units inactive at the first recorded epoch at or after `since` of training that are
-        active at the end, units inactive then): Sec. 3's "once the units have become inactive, it
-        is almost impossible to resurrect them"."""
+    def resurrected(self, threshold: float = THRESHOLD, since: float = 0.5) -> tuple[int, int] | None:
+        """(units inactive at the first recorded epoch at or after `since` (0 < since < 1) of
+        training that are active at the end, units inactive then): Sec. 3's "once the units have
+        become inactive, it is almost impossible to resurrect them". None when that epoch is the
+        last one recorded (a run too short to say)."""
+        if not 0 < since < 1:
+            raise ValueError(f"since={since!r}: the share of training after which units are followed, in (0, 1)")
         start = next(i for i, e in enumerate(self.epochs) if e >= since * self.epochs[-1])
+        if start == len(self.epochs) - 1:
+            return None
         inactive = self.activity[start] < threshold                  # (D,) bool
         return int((inactive & (self.activity[-1] >= threshold)).sum()), int(inactive.sum())
 

@@ -138,14 +138,18 @@ def fig1_kl_tracks_activity(rank_correlation: Sequence[float]) -> Claim:
         "evae/fig1/kl-tracks-activity", "Sec. 3, Fig. 1", "activity shows correlation with the KL term"))
 
 
-def fig1_inactive_units_stay_inactive(resurrected: Sequence[tuple[int, int]]) -> Claim:
+def fig1_inactive_units_stay_inactive(resurrected: Sequence[tuple[int, int] | None]) -> Claim:
     """Sec. 3: "once the units have become inactive, it is almost impossible to resurrect them". Per
     seed (`activity.ActivityCurve.resurrected`): of the units inactive half-way through training, how
     many are active at the end. Shows when no seed's share exceeds RESURRECTION_SHARE; a seed with no
-    inactive unit half-way says nothing, and with none in any seed the claim is not measurable."""
+    inactive unit half-way (or None: no record between half-way and the end) says nothing, and with
+    none in any seed the claim is not measurable."""
     kw = _kw("evae/fig1/inactive-units-stay-inactive", "Sec. 3", "once the units have become inactive, it is "
              "almost impossible to resurrect them")
-    seen = [(r, n) for r, n in resurrected if n > 0]
+    if all(r is None for r in resurrected):
+        return not_measurable(**kw, unit="share", reason="the runs recorded no epoch between half-way and the end "
+                              "of training: too short to follow a unit")
+    seen = [(r, n) for r, n in filter(None, resurrected) if n > 0]
     if not seen:
         return not_measurable(**kw, unit="share", reason=f"no seed (of {len(resurrected)}) has an inactive unit "
                               "half-way through training: over-pruning has not set in by then")
