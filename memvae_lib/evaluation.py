@@ -179,6 +179,11 @@ def training_curve(spec, device="cpu") -> Callable:
     from .estimators import active_units, iw_log_likelihood
     from .runs import DTYPES, EVAL_BINARIZATION_SEED
 
+    if spec.train.eval_metric == "active_units" and getattr(spec.model, "batch_norm", False):
+        raise ValueError(f"an active-units training curve of a batch-norm model ({spec.label or spec.model.describe()}) "
+                         "would read batch-norm statistics that training never updates: use eval_metric 'test_ll', "
+                         "or count the active units of the finished run (estimators.active_units)")
+
     state = {}
 
     def test_ll(model, epoch: int) -> dict:
@@ -191,11 +196,6 @@ def training_curve(spec, device="cpu") -> Callable:
         model.prepare_evaluation(state["bn"])
         values = iw_log_likelihood(model, state["test"].x, k=spec.train.eval_k, seed=IW_SEED)
         return {"test_ll": float(values.mean())}
-
-    if spec.train.eval_metric == "active_units" and getattr(spec.model, "batch_norm", False):
-        raise ValueError(f"an active-units training curve of a batch-norm model ({spec.label or spec.model.describe()}) "
-                         "would read batch-norm statistics that training never updates: use eval_metric 'test_ll', "
-                         "or count the active units of the finished run (estimators.active_units)")
 
     def activity(model, epoch: int) -> dict:
         if not state:

@@ -59,7 +59,9 @@ class Notebook:
         if stack is None:
             stack = self.device.type == "cuda" and not get_or_train_kwargs
         if stack and len(specs) > 1 and stackable(specs[0]):
-            curves = [training_curve(s, self.device) for s in specs] if specs[0].train.eval_every else None
+            # one curve function for all: the specs differ only in the seed, so they evaluate on the same
+            # data, loaded once (a function per seed would load the training set once per seed)
+            curves = [training_curve(specs[0], self.device)] * len(specs) if specs[0].train.eval_every else None
             get_or_train_stacked(specs, device=self.device, evaluates=curves)  # the unfinished ones; the loop loads
         return [self._get(experiment if i == 0 else f"{experiment}@seed{spec.train.seed}", spec,
                           **get_or_train_kwargs) for i, spec in enumerate(specs)]

@@ -39,7 +39,7 @@ from .data import binarize as bernoulli_sample
 from .files import write_verified
 from .models.vae import VAE
 from .train import (CHECKPOINT, CHECKPOINT_SECONDS, TrainConfig, TrainingDiverged, TrainingPaused, _load_checkpoint,
-                    _kept, _plain, lr_at_epoch, optimizer_for, train)
+                    _kept, _plain, evaluation_due, lr_at_epoch, optimizer_for, train)
 
 MOMENTS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")  # Adam state with one slice per model
 
@@ -146,8 +146,7 @@ def _resume(models, x, cfgs, binarize, run_dirs, device, evaluates=None) -> list
         return {**ckpt, "optimizer": opt.state_dict(), "generators": gens}
 
     def due(cfg, evaluate):  # evaluate on the epochs the whole run evaluates on, not at the catch-up's end
-        return lambda model, epoch: (evaluate(model, epoch) if epoch == cfg.epochs
-                                     or (cfg.eval_every and epoch % cfg.eval_every == 0) else {})
+        return lambda model, epoch: evaluate(model, epoch) if evaluation_due(cfg, epoch) else {}
 
     ckpts = [load(i) for i in range(len(models))]
     top = max((c["epoch"] for c in ckpts if c is not None), default=0)
@@ -282,7 +281,7 @@ def train_stacked(models: list, train_x: torch.Tensor, cfgs: list[TrainConfig], 
         seconds = time.perf_counter() - start  # the stack's epoch: the same for every model
         for i, history in enumerate(histories):
             history.append({"epoch": epoch, "lr": lr, **{key: means[key][i] for key in means}, "seconds": seconds})
-        if evaluates is not None and (epoch == cfg.epochs or (cfg.eval_every and epoch % cfg.eval_every == 0)):
+        if evaluates is not None and evaluation_due(cfg, epoch):
             _copy_back(models, params, buffers)
             for i, (model, evaluate, history, gen) in enumerate(zip(models, evaluates, histories, noise_gens)):
                 with _as_global_rng(gen):  # alone, an evaluation draws (BN statistics) from the training RNG

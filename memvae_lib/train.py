@@ -138,6 +138,12 @@ class TrainConfig:
                   f"iwae3i_epochs(stages={self.stages}) = {iwae3i_epochs(self.stages)} for schedule 'iwae3i'")
 
 
+def evaluation_due(cfg: TrainConfig, epoch: int) -> bool:
+    """Whether a run's `evaluate` is called after 1-based `epoch`: every `eval_every` epochs and
+    after the last one (train, and stacked.train_stacked for each model of a stack)."""
+    return epoch == cfg.epochs or bool(cfg.eval_every and epoch % cfg.eval_every == 0)
+
+
 def lr_at_epoch(cfg: TrainConfig, epoch: int) -> float:
     """Learning rate of 1-based `epoch`.
     mem:    lr for e <= anneal_start, then lr * factor^(e - anneal_start) (§1.7: 1e-3 * 0.998^(e-1000));
@@ -383,7 +389,7 @@ def train(model, train_x: torch.Tensor, cfg: TrainConfig, *, binarize: bool, run
                 _check_deferred(first_bad, epoch, global_step - n, nan_check_every, path, saved_epoch)
                 sums = {key: float(s) for key, s in sums.items()}
             record = {"epoch": epoch, "lr": lr, **{key: s / n for key, s in sums.items()}}
-            if evaluate is not None and (epoch == cfg.epochs or (cfg.eval_every and epoch % cfg.eval_every == 0)):
+            if evaluate is not None and evaluation_due(cfg, epoch):
                 record.update({key: _plain(v) for key, v in evaluate(model, epoch).items()})
             record["seconds"] = time.perf_counter() - start
             history.append(record)
