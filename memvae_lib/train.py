@@ -29,6 +29,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .compiling import check_compile_mode, compiled, step_begin
 from .files import IntegrityError, read_verified, write_verified
 from .models.base import OMIT_AT_DEFAULT
 from .progress import progress
@@ -217,7 +218,7 @@ def optimizer_for(params: list, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 
 def training_step(model, optimizer: torch.optim.Optimizer, cfg: TrainConfig, batch: dict,
-                  check_finite: bool = True) -> tuple[float, dict]:
+                  check_finite: bool = True, terms_fn: Callable | None = None) -> tuple[float, dict]:
     """One update on one minibatch: loss, NaN guard, backward, clipping (global norm, then value),
     optimiser step. Returns (loss value, logged floats). A non-finite loss raises `NonFiniteLoss`
     before any gradient or parameter is touched. `train` calls it for every minibatch;
@@ -225,13 +226,21 @@ def training_step(model, optimizer: torch.optim.Optimizer, cfg: TrainConfig, bat
 
     check_finite=False: no host sync at all (the GPU path, `train(nan_check_every=N > 1)`): the loss
     and the logs come back as 0-d device tensors (`model.training_terms`), the caller checks them
-    later, and a non-finite loss is *not* stopped before its update."""
+    later, and a non-finite loss is *not* stopped before its update.
+
+    terms_fn: `model.training_terms` compiled (`train(compile_mode=...)`); the guard and the update
+    around it are the same."""
     if not check_finite:
-        terms = model.training_terms(**batch)
+        terms = (terms_fn or model.training_terms)(**batch)
         loss = terms["loss"]
         _backward_clip_step(model, optimizer, cfg, loss)
         return loss.detach(), {key: v.detach() for key, v in terms.items()}
-    loss, logs = model.training_loss(**batch)
+    if terms_fn is not None:
+        terms = terms_fn(**batch)
+        loss = terms.pop("loss")
+        logs = {key: float(v.detach()) for key, v in terms.items()}  # host reads, as training_loss's floats
+    else:
+        loss, logs = model.training_loss(**batch)
     value = loss.item()
     if not math.isfinite(value):
         raise NonFiniteLoss(value)
@@ -299,7 +308,7 @@ def _load_checkpoint(path: Path, model, optimizer, cfg: TrainConfig, generators:
 def train(model, train_x: torch.Tensor, cfg: TrainConfig, *, binarize: bool, run_dir: Path | None = None,
           evaluate: Callable[[nn.Module, int], dict] | None = None, device=None,
           progress_desc: str | None = None, deadline: float | None = None,
-          nan_check_every: int = 1) -> list[dict]:
+          nan_check_every: int = 1, compile_mode: str | None = None) -> list[dict]:
     """Train `model` (already built and initialised by the caller) on `train_x` (N, D), return the
     history: per epoch {epoch, lr, loss and the mean of each logged quantity, seconds}, plus
     evaluate(model, epoch) every `cfg.eval_every` epochs and after the last one (the callback does
@@ -316,7 +325,13 @@ def train(model, train_x: torch.Tensor, cfg: TrainConfig, *, binarize: bool, run
     the end of every epoch, *before* its checkpoint, so a divergence still raises `TrainingDiverged`
     naming the epoch and step and the checkpoint on disk never holds a NaN, but the in-memory
     parameters have taken up to N - 1 updates past it. Parameters and history are bit-identical
-    to the default (tested)."""
+    to the default (tested).
+
+    compile_mode: None (eager, the default) or a `torch.compile` mode for the forward pass of each
+    step (`compiling.py`; "reduce-overhead" replays it as a CUDA graph on a GPU). Not hashed: like
+    the device, it changes the float rounding and, unless Inductor falls back to eager random
+    numbers, the noise draws, not the spec."""
+    check_compile_mode(compile_mode)
     if not (isinstance(nan_check_every, int) and not isinstance(nan_check_every, bool) and nan_check_every >= 1):
         raise ValueError(f"nan_check_every={nan_check_every!r} is not allowed: steps between host-side NaN "
                          "checks, an int >= 1 (1 = every step, the CPU default)")
@@ -327,6 +342,7 @@ def train(model, train_x: torch.Tensor, cfg: TrainConfig, *, binarize: bool, run
     dtype = next(model.parameters()).dtype
     x = train_x.to(device=device, dtype=dtype)  # stays on the device; each epoch's binarisation is made there
     optimizer = make_optimizer(model, cfg)
+    terms_fn = compiled(model.training_terms, compile_mode, device) if compile_mode is not None else None
     torch.manual_seed(cfg.seed)  # the samplers inside training_loss draw from the global RNG
     generators = {"shuffle_generator": torch.Generator().manual_seed(cfg.seed),
                   "binarize_generator": torch.Generator(device=x.device).manual_seed(cfg.seed + 1)}
@@ -362,8 +378,10 @@ def train(model, train_x: torch.Tensor, cfg: TrainConfig, *, binarize: bool, run
             first_bad = torch.zeros((), dtype=torch.long, device=x.device)  # 1-based step of the first NaN (0: none)
             batches = model.minibatches(x_epoch, cfg.batch_size, generators["shuffle_generator"])
             for step, batch in enumerate(batches, 1):
+                step_begin(compile_mode)
                 try:
-                    value, logs = training_step(model, optimizer, cfg, batch, check_finite=not deferred)
+                    value, logs = training_step(model, optimizer, cfg, batch, check_finite=not deferred,
+                                                terms_fn=terms_fn)
                 except NonFiniteLoss as e:
                     raise TrainingDiverged(f"training loss is {e.value} at epoch {epoch}, step {step} of the epoch "
                                            f"(global step {global_step + 1}); "

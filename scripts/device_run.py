@@ -4,9 +4,12 @@
     PYTHONPATH=. python3 scripts/device_run.py --out /tmp/o --data-dir DIR --tiny         # CPU, seconds
 
 1. bench: ms/step of VAE, MEM-VAE, IWAE-50 and MEM-IWAE-50 at batch 100, ours (train.training_step,
-   with and without the per-step NaN read) against the plain loop (benchmarks/plain_reference.py);
+   with and without the per-step NaN read) against the plain loop (benchmarks/plain_reference.py),
+   and of VAE and MEM-VAE with the step's forward compiled (--compile, default reduce-overhead:
+   CUDA graphs; its compilation time is reported, not timed in the step);
    model-steps/s of 1, 2, 4, 8, 16 stacked models (stacked.train_stacked) against one model alone;
-   IW-LL at k = 5000 on MNIST test images against its matmul FLOP floor at the measured matmul rate.
+   IW-LL at k = 5000 on MNIST test images against its matmul FLOP floor at the measured matmul rate,
+   eager and compiled.
 2. table1: MEM Table 1, MNIST, at the paper's protocol (the notebooks' paper-budget specs and seeds,
    the seeds of each row stacked): the k = 1 pair, then the k = 5 pair, then k = 50, each trained for
    its share of the time (checkpoints in a scratch folder, never under --out) and evaluated at
@@ -35,6 +38,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]  # memvae_lib; speed.py and its plain reference
 
+from memvae_lib.compiling import COMPILE_MODES  # noqa: E402
+
 PAIRS = [("VAE", "MEM-VAE"), ("IWAE-5", "MEM-IWAE-5"), ("IWAE-50", "MEM-IWAE-50")]  # paper's order of need
 
 
@@ -53,10 +58,12 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def bench_training(device, tiny: bool, log) -> list[dict]:
-    """ms/step of our update (with and without the per-step NaN read) and the plain loop."""
+def bench_training(device, tiny: bool, log, compile_mode=None) -> list[dict]:
+    """ms/step of our update (with and without the per-step NaN read; compiled, for k = 1) and the
+    plain loop."""
     from memvae_lib.models.mem_vae import MemVAE, MemVAEConfig
     from memvae_lib.models.vae import VAE, VAEConfig
+    from memvae_lib.compiling import compiled, step_begin
     from memvae_lib.train import TrainConfig, make_optimizer, training_step
     from plain_reference import PlainMemVAE, PlainVAE
     from speed import compare, our_step, plain_step, same_loss
@@ -72,12 +79,26 @@ def bench_training(device, tiny: bool, log) -> list[dict]:
         dloss = same_loss(ours, plain, x)
         cfg = TrainConfig(epochs=1)
         opt = make_optimizer(ours, cfg)
-        t = compare({"ours": our_step(ours, x), "ours_nosync": lambda: training_step(ours, opt, cfg, {"x": x},
-                                                                                     check_finite=False),
-                     "plain": plain_step(plain, x)}, steps, repeats, device)
-        row = {"model": name, "k": k, **{f"{key}_ms": v * 1e3 for key, v in t.items()}, "dloss": dloss}
+        candidates = {"ours": our_step(ours, x), "ours_nosync": lambda: training_step(ours, opt, cfg, {"x": x},
+                                                                                      check_finite=False),
+                      "plain": plain_step(plain, x)}
+        compile_s = None
+        if compile_mode is not None and k == 1 and not (tiny and mem):  # tiny: one graph, to catch a typo
+            terms = compiled(ours.training_terms, compile_mode, device)
+            step = lambda: (step_begin(compile_mode),  # noqa: E731
+                            training_step(ours, opt, cfg, {"x": x}, check_finite=False, terms_fn=terms))
+            sync(device)
+            started = time.perf_counter()
+            for _ in range(3):  # compilation, then CUDA-graph warm-up and recording
+                step()
+            sync(device)
+            compile_s, candidates["compiled"] = time.perf_counter() - started, step
+        t = compare(candidates, steps, repeats, device)
+        row = {"model": name, "k": k, **{f"{key}_ms": v * 1e3 for key, v in t.items()}, "dloss": dloss,
+               "compile_mode": compile_mode if compile_s is not None else None, "compile_s": compile_s}
         rows.append(row)
-        log(f"  {name:<14} ours {row['ours_ms']:8.2f} ms  no-sync {row['ours_nosync_ms']:8.2f} ms  "
+        fast = f"  compiled {row['compiled_ms']:8.2f} ms ({compile_s:.0f} s to compile)" if compile_s is not None else ""
+        log(f"  {name:<14} ours {row['ours_ms']:8.2f} ms  no-sync {row['ours_nosync_ms']:8.2f} ms{fast}  "
             f"plain {row['plain_ms']:8.2f} ms  plain/ours {t['plain'] / t['ours']:.2f}  |dloss| {dloss:.1e}")
     return rows
 
@@ -119,8 +140,9 @@ def bench_stacked(device, tiny: bool, log) -> list[dict]:
     return rows
 
 
-def bench_iwll(device, tiny: bool, x_test, x_train, log, seconds: float) -> dict:
-    """IW-LL k=5000 (tiny: 20) with our estimator on as many test images as fit in `seconds`."""
+def bench_iwll(device, tiny: bool, x_test, x_train, log, seconds: float, compile_mode=None) -> dict:
+    """IW-LL k=5000 (tiny: 20) with our estimator on as many test images as fit in `seconds`; then,
+    with `compile_mode`, compiled on the same images (after one warm-up call that compiles)."""
     from memvae_lib.estimators import iw_log_likelihood
     from memvae_lib.models.vae import VAE, VAEConfig
     from speed import decoder_linears, encoder_linears, matmul_rate
@@ -149,6 +171,21 @@ def bench_iwll(device, tiny: bool, x_test, x_train, log, seconds: float) -> dict
            "mean_ll_untrained": float(ll.mean())}
     log(f"  IW-LL k={k}: {n} images in {took:.2f} s, floor {flops / rate:.2f} s at {rate / 1e9:,.0f} GFLOP/s "
         f"({out['over_floor']:.1f}x); 10,000 images projected {out['projected_10000_images_s']:.0f} s")
+    if compile_mode is not None:
+        started = time.perf_counter()
+        iw_log_likelihood(model, probe, k=k, seed=123, compile_mode=compile_mode)
+        sync(device)
+        compile_s = time.perf_counter() - started
+        start = time.perf_counter()
+        ll_c = iw_log_likelihood(model, x, k=k, seed=123, compile_mode=compile_mode)
+        sync(device)
+        took_c = time.perf_counter() - start
+        out.update({"compile_mode": compile_mode, "compile_s": compile_s, "compiled_seconds": took_c,
+                    "compiled_projected_10000_images_s": took_c / n * 10_000,
+                    "compiled_mean_ll_untrained": float(ll_c.mean())})  # other noise: close, not equal
+        log(f"  compiled ({compile_mode}, {compile_s:.0f} s to compile): {took_c:.2f} s, 10,000 images projected "
+            f"{out['compiled_projected_10000_images_s']:.0f} s; mean L_k {out['mean_ll_untrained']:.2f} eager, "
+            f"{out['compiled_mean_ll_untrained']:.2f} compiled")
     return out
 
 
@@ -224,8 +261,14 @@ def main(argv=None) -> int:
     parser.add_argument("--budget-s", type=float, default=None, help="wall-clock budget (default 540; tiny 120)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--nan-check-every", type=int, default=100, help="steps between host NaN reads")
+    parser.add_argument("--compile", default="reduce-overhead", metavar="MODE",
+                        help="torch.compile mode of the compiled rows (default reduce-overhead; 'none': no compiled rows)")
     parser.add_argument("--tiny", action="store_true", help="CPU smoke test of every stage, in seconds")
     args = parser.parse_args(argv)
+    compile_mode = None if args.compile == "none" else args.compile
+    if compile_mode not in COMPILE_MODES:
+        parser.error(f"--compile={args.compile!r} is not a torch.compile mode: use one of "
+                     f"{[m for m in COMPILE_MODES if m]} or 'none'")
     if not args.out:
         parser.error("no output folder: pass --out or set OUT")
     data = Path(args.data_dir) if args.data_dir else None
@@ -253,9 +296,9 @@ def main(argv=None) -> int:
     results = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
                "torch": torch.__version__, "tiny": args.tiny, "budget_s": deadline - start, "errors": []}
     log(f"device {results['device']}, torch {torch.__version__}, budget {deadline - start:.0f} s, scratch {scratch}")
-    stages = [("bench_training", lambda: bench_training(device, args.tiny, log)),
+    stages = [("bench_training", lambda: bench_training(device, args.tiny, log, compile_mode)),
               ("bench_stacked", lambda: bench_stacked(device, args.tiny, log)),
-              ("bench_iwll", lambda: bench_iwll(device, args.tiny, x_test, x_train, log, 45.0)),
+              ("bench_iwll", lambda: bench_iwll(device, args.tiny, x_test, x_train, log, 45.0, compile_mode)),
               ("table1", lambda: table1(device, args.tiny, args, deadline - 15, loader, x_test, log))]
     for name, stage in stages:
         log(f"== {name} ({time.monotonic() - start:.0f} s)")
@@ -277,7 +320,8 @@ def main(argv=None) -> int:
 def render_table(results: dict) -> str:
     lines = [f"device: {results['device']}, torch {results['torch']}", "", "training ms/step, batch 100"]
     for r in results.get("bench_training", []):
-        lines.append(f"{r['model']:<16}ours {r['ours_ms']:8.2f}  no-sync {r['ours_nosync_ms']:8.2f}  "
+        fast = f"  compiled {r['compiled_ms']:8.2f}" if r.get("compiled_ms") is not None else ""
+        lines.append(f"{r['model']:<16}ours {r['ours_ms']:8.2f}  no-sync {r['ours_nosync_ms']:8.2f}{fast}  "
                      f"plain {r['plain_ms']:8.2f}  plain/ours {r['plain_ms'] / r['ours_ms']:5.2f}")
     lines += ["", "stacked models (VAE)"]
     for r in results.get("bench_stacked", []):
@@ -287,6 +331,9 @@ def render_table(results: dict) -> str:
         r = results["bench_iwll"]
         lines += ["", f"IW-LL k={r['k']}: {r['images']} images {r['seconds']:.2f} s, floor {r['floor_seconds']:.2f} s "
                       f"({r['over_floor']:.1f}x), 10,000 images projected {r['projected_10000_images_s']:.0f} s"]
+        if "compiled_seconds" in r:
+            lines.append(f"  compiled ({r['compile_mode']}): {r['compiled_seconds']:.2f} s, 10,000 images projected "
+                         f"{r['compiled_projected_10000_images_s']:.0f} s")
     lines += ["", "MEM Table 1 MNIST (paper protocol, partial)"]
     for r in results.get("table1", []):
         lines.append(f"{r['model']:<12} epochs {r['epochs_done']}/{r['epochs_protocol']}  L{r['k_eval']} "

@@ -33,6 +33,10 @@ def test_tiny_device_run_runs_every_stage(tmp_path):
     assert results["errors"] == []
     assert [r["model"] for r in results["bench_training"]] == ["VAE", "MEM-VAE", "IWAE-2", "MEM-IWAE-2"]
     assert all(r["dloss"] < 1e-3 for r in results["bench_training"])  # ours and the plain loop: one network
+    compiled = [(r["model"], r["compile_mode"]) for r in results["bench_training"] if r["compile_s"] is not None]
+    assert compiled == [("VAE", "reduce-overhead")] and results["bench_training"][0]["compiled_ms"] > 0
+    iwll = results["bench_iwll"]
+    assert iwll["compiled_seconds"] > 0 and math.isfinite(iwll["compiled_mean_ll_untrained"])
     assert [r["models"] for r in results["bench_stacked"]] == [1, 2]
     assert results["bench_iwll"]["images"] > 0 and results["bench_iwll"]["floor_seconds"] > 0
     rows = results["table1"]
@@ -46,6 +50,7 @@ def test_tiny_device_run_runs_every_stage(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--data-dir", "/nonexistent/data"], r"no MNIST at --data-dir='/nonexistent/data'.*MEMVAE_DATA_DIR"),
     ([], r"no output folder: pass --out or set OUT"),
+    (["--compile", "fastest"], r"--compile='fastest' is not a torch.compile mode.*'reduce-overhead'.*'none'"),
 ])
 def test_missing_inputs_are_clear_errors(tmp_path, args, message):
     import re

@@ -18,6 +18,7 @@ import math
 import numpy as np
 import torch
 
+from ..compiling import check_compile_mode, compiled
 from ..progress import progress as progress_bar
 from ._util import as_tensor, check_matrix, chunks, evaluation_mode, model_device, model_dtype, seeded
 
@@ -47,6 +48,7 @@ def iw_log_likelihood(
     example_batch: int | None = None,
     seed: int | None = None,
     progress: bool | None = None,
+    compile_mode: str | None = None,
 ) -> torch.Tensor:
     """Per-example L_k(x), a float64 CPU tensor of shape (N,) (§1.4; mean it for the table entry).
 
@@ -57,8 +59,11 @@ def iw_log_likelihood(
     is forked and seeded (the caller's RNG state is unchanged afterwards); the samples then depend
     on the seed, the chunking and the device. `progress`: a bar over the calls; None shows it where
     `memvae_lib.progress` does (a terminal, a JupyterLab kernel, a log line of `memvae eval`), never
-    under papermill, nbval or CI.
+    under papermill, nbval or CI. `compile_mode`: None (eager) or a `torch.compile` mode for
+    `model.log_weights` (`memvae_lib.compiling`: the same estimate, other float rounding and,
+    unless Inductor falls back to eager random numbers, other samples).
     """
+    check_compile_mode(compile_mode)
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
     if memory_budget_mb is not None and not memory_budget_mb > 0:
@@ -72,6 +77,7 @@ def iw_log_likelihood(
     n, d_x = x.shape
     if memory_budget_mb is None:
         memory_budget_mb = DEFAULT_MEMORY_BUDGET_MB.get(device.type, DEFAULT_MEMORY_BUDGET_MB["cpu"])
+    log_weights = compiled(model.log_weights, compile_mode, device)
     batch, k_chunk = _plan(n, int(k), d_x, x.element_size(), memory_budget_mb, example_batch)
     n_calls = math.ceil(n / batch) * math.ceil(k / k_chunk)
     bar = progress_bar(total=n_calls, desc=f"L_{k} estimate", unit="chunk", enabled=progress)
@@ -81,7 +87,7 @@ def iw_log_likelihood(
         for rows in chunks(n, batch):
             acc = None  # running logsumexp of the log-weights, (B,) or (B, S), float64
             for ks in chunks(int(k), k_chunk):
-                log_w = model.log_weights(x[rows], ks.stop - ks.start).to(torch.float64)
+                log_w = log_weights(x[rows], ks.stop - ks.start).to(torch.float64)
                 if log_w.shape[0] != rows.stop - rows.start or log_w.shape[-1] != ks.stop - ks.start:
                     raise ValueError(f"log_weights returned shape {tuple(log_w.shape)}, expected "
                                      f"({rows.stop - rows.start}, [S,] {ks.stop - ks.start})")
