@@ -15,7 +15,9 @@ Curves, each over --seeds training seeds (the spread is the noise a verdict is j
 
 Every run is an ordinary run of the run cache (MEMVAE_RUNS_DIR; give this script its own folder),
 so a killed script resumes from the last checkpoints, and a second call only reads the histories.
-Writes <out>/claim_curves.json (every value) and claim_curves.png, and prints a table.
+Writes <out>/claim_curves.json (every value, each curve with the command that made it) and
+claim_curves.png, and prints a table. A curve not asked for (--curves) is kept from the
+claim_curves.json already in <out>, so the curves can be measured one session at a time.
 
     python benchmarks/claim_curves.py --out benchmarks/results/claim_curves          # ~1.5 h, 2 cores
     python benchmarks/claim_curves.py --tiny --out /tmp/curves                       # seconds (tests)
@@ -177,6 +179,20 @@ def figure(curves: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def kept_curves(path: Path, measured: set) -> dict:
+    """The curves of an earlier claim_curves.json that this call did not measure (each with the
+    command that made it: the file's own for a file written before curves carried theirs)."""
+    if not path.exists():
+        return {}
+    try:
+        previous = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise SystemExit(f"{path} is not valid JSON ({e}): move it away, or rerun with every curve "
+                         f"(--curves {' '.join(CURVES)}) to write it anew (the runs are cached)") from None
+    return {c: {"command": previous.get("command"), "threads": previous.get("threads"), **previous[c]}
+            for c in CURVES if c in previous and c not in measured}
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--curves", nargs="+", choices=CURVES, default=list(CURVES))
@@ -190,6 +206,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    kept = kept_curves(args.out / "claim_curves.json", set(args.curves))  # a damaged file: before any training
     size = TINY if args.tiny else Size(mem_epochs=args.mem_epochs, evae_epochs=args.evae_epochs)
     curves = {}
     if "overpruning" in args.curves:
@@ -214,6 +231,10 @@ def main(argv=None) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
     meta = {"command": "python benchmarks/claim_curves.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "torch": torch.__version__, "threads": torch.get_num_threads(), "tiny": args.tiny}
+    for c in curves.values():
+        c.update(command=meta["command"], threads=meta["threads"])
+    curves = {**kept, **curves}
+    curves = {c: curves[c] for c in CURVES if c in curves}
     (args.out / "claim_curves.json").write_text(json.dumps({**meta, **curves}, indent=1) + "\n")
     figure(curves, args.out / "claim_curves.png")
     text = summary(curves)

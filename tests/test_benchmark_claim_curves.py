@@ -60,3 +60,12 @@ def test_tiny_run_writes_what_it_prints_and_reads_the_cache_again(bench, tmp_pat
     assert len(runs) == 8
     again = bench.main(["--tiny", "--seeds", "2", "--out", str(out)])
     assert again == curves and sorted(p.name for p in (tmp_path / "runs").iterdir()) == runs
+    # one curve at a time: the other is kept from the file, with the command that made it
+    one = bench.main(["--tiny", "--seeds", "1", "--curves", "mem_k1", "--out", str(out)])
+    saved = json.loads((out / "claim_curves.json").read_text())
+    assert saved["overpruning"] == curves["overpruning"] == one["overpruning"]
+    assert "--seeds 2" in saved["overpruning"]["command"] and "--seeds 1" in saved["mem_k1"]["command"]
+    assert saved["mem_k1"]["gain"] == curves["mem_k1"]["gain"][:1]
+    (out / "claim_curves.json").write_text("{ damaged")
+    with pytest.raises(SystemExit, match=r"claim_curves.json is not valid JSON.*--curves overpruning mem_k1"):
+        bench.main(["--tiny", "--curves", "mem_k1", "--out", str(out)])
