@@ -179,18 +179,28 @@ def figure(curves: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def kept_curves(path: Path, measured: set) -> dict:
-    """The curves of an earlier claim_curves.json that this call did not measure (each with the
-    command that made it: the file's own for a file written before curves carried theirs)."""
-    if not path.exists():
+def kept_curves(path: Path, measured: set, tiny: bool) -> dict:
+    """The curves of an earlier claim_curves.json that this call does not measure, each with the
+    command, threads, torch and size (tiny or not) that made it (the file's own for a file written
+    before curves carried theirs). A damaged file, or a kept curve of the other size, is refused."""
+    if not path.exists() or set(CURVES) <= measured:
         return {}
+    fix = (f"move it away, or rerun with every curve (--curves {' '.join(CURVES)}) to write it anew "
+           "(the runs are cached)")
     try:
         previous = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise SystemExit(f"{path} is not valid JSON ({e}): move it away, or rerun with every curve "
-                         f"(--curves {' '.join(CURVES)}) to write it anew (the runs are cached)") from None
-    return {c: {"command": previous.get("command"), "threads": previous.get("threads"), **previous[c]}
-            for c in CURVES if c in previous and c not in measured}
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SystemExit(f"{path} is not valid JSON ({e}): {fix}") from None
+    if not isinstance(previous, dict) or any(not isinstance(previous.get(c, {}), dict) for c in CURVES):
+        raise SystemExit(f"{path} is not a claim_curves.json (an object of curves, each an object): {fix}")
+    meta = {key: previous.get(key) for key in ("command", "threads", "torch", "tiny")}
+    kept = {c: {**meta, **previous[c]} for c in CURVES if c in previous and c not in measured}
+    for c, curve in kept.items():
+        if bool(curve.get("tiny")) != tiny:
+            raise SystemExit(f"{path} holds the {c} curve of a {'--tiny' if curve.get('tiny') else 'full'} run and "
+                             f"this is a {'--tiny' if tiny else 'full'} one: one file would mix the two sizes. Use "
+                             f"another --out, or {fix}")
+    return kept
 
 
 def main(argv=None) -> dict:
@@ -206,7 +216,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    kept = kept_curves(args.out / "claim_curves.json", set(args.curves))  # a damaged file: before any training
+    kept = kept_curves(args.out / "claim_curves.json", set(args.curves), args.tiny)  # refused before any training
     size = TINY if args.tiny else Size(mem_epochs=args.mem_epochs, evae_epochs=args.evae_epochs)
     curves = {}
     if "overpruning" in args.curves:
@@ -232,7 +242,7 @@ def main(argv=None) -> dict:
     meta = {"command": "python benchmarks/claim_curves.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "torch": torch.__version__, "threads": torch.get_num_threads(), "tiny": args.tiny}
     for c in curves.values():
-        c.update(command=meta["command"], threads=meta["threads"])
+        c.update(command=meta["command"], threads=meta["threads"], torch=meta["torch"], tiny=meta["tiny"])
     curves = {**kept, **curves}
     curves = {c: curves[c] for c in CURVES if c in curves}
     (args.out / "claim_curves.json").write_text(json.dumps({**meta, **curves}, indent=1) + "\n")

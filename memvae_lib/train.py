@@ -29,7 +29,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .compiling import check_compile_mode, compiled, step_begin
+from .compiling import check_compile_mode, compiled_method, step_begin
 from .files import IntegrityError, read_verified, write_verified
 from .models.base import OMIT_AT_DEFAULT
 from .progress import progress
@@ -237,7 +237,7 @@ def training_step(model, optimizer: torch.optim.Optimizer, cfg: TrainConfig, bat
         return loss.detach(), {key: v.detach() for key, v in terms.items()}
     if terms_fn is not None:
         terms = terms_fn(**batch)
-        loss = terms.pop("loss")
+        loss = terms["loss"]
         logs = {key: float(v.detach()) for key, v in terms.items()}  # host reads, as training_loss's floats
     else:
         loss, logs = model.training_loss(**batch)
@@ -327,8 +327,9 @@ def train(model, train_x: torch.Tensor, cfg: TrainConfig, *, binarize: bool, run
     parameters have taken up to N - 1 updates past it. Parameters and history are bit-identical
     to the default (tested).
 
-    compile_mode: None (eager, the default) or a `torch.compile` mode for the forward pass of each
-    step (`compiling.py`; "reduce-overhead" replays it as a CUDA graph on a GPU). Not hashed: like
+    compile_mode: None (eager, the default) or a `torch.compile` mode for each step's loss and its
+    gradient (`compiling.py`; "reduce-overhead" replays them as CUDA graphs on a GPU; the eVAE and
+    mVAE are refused). Checked before any work. Not hashed: like
     the device, it changes the float rounding and, unless Inductor falls back to eager random
     numbers, the noise draws, not the spec."""
     check_compile_mode(compile_mode)
@@ -342,7 +343,7 @@ def train(model, train_x: torch.Tensor, cfg: TrainConfig, *, binarize: bool, run
     dtype = next(model.parameters()).dtype
     x = train_x.to(device=device, dtype=dtype)  # stays on the device; each epoch's binarisation is made there
     optimizer = make_optimizer(model, cfg)
-    terms_fn = compiled(model.training_terms, compile_mode, device) if compile_mode is not None else None
+    terms_fn = compiled_method(model, "training_terms", compile_mode, device) if compile_mode is not None else None
     torch.manual_seed(cfg.seed)  # the samplers inside training_loss draw from the global RNG
     generators = {"shuffle_generator": torch.Generator().manual_seed(cfg.seed),
                   "binarize_generator": torch.Generator(device=x.device).manual_seed(cfg.seed + 1)}

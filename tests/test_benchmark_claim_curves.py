@@ -66,6 +66,11 @@ def test_tiny_run_writes_what_it_prints_and_reads_the_cache_again(bench, tmp_pat
     assert saved["overpruning"] == curves["overpruning"] == one["overpruning"]
     assert "--seeds 2" in saved["overpruning"]["command"] and "--seeds 1" in saved["mem_k1"]["command"]
     assert saved["mem_k1"]["gain"] == curves["mem_k1"]["gain"][:1]
-    (out / "claim_curves.json").write_text("{ damaged")
-    with pytest.raises(SystemExit, match=r"claim_curves.json is not valid JSON.*--curves overpruning mem_k1"):
-        bench.main(["--tiny", "--curves", "mem_k1", "--out", str(out)])
+    with pytest.raises(SystemExit, match=r"holds the overpruning curve of a --tiny run and this is a full one"):
+        bench.main(["--curves", "mem_k1", "--out", str(out)])  # refused before any (full-size) training
+    for damaged, says in ((b"{ damaged", "is not valid JSON"), (b"\xff\xfe", "is not valid JSON"),
+                          (b'{"overpruning": 3}', "is not a claim_curves.json"), (b"[]", "is not a claim_curves.json")):
+        (out / "claim_curves.json").write_bytes(damaged)
+        with pytest.raises(SystemExit, match=rf"claim_curves.json {says}.*--curves overpruning mem_k1"):
+            bench.main(["--tiny", "--curves", "mem_k1", "--out", str(out)])
+    assert bench.main(["--tiny", "--seeds", "2", "--out", str(out)]) == curves  # every curve: the file is rewritten

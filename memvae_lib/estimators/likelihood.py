@@ -18,7 +18,7 @@ import math
 import numpy as np
 import torch
 
-from ..compiling import check_compile_mode, compiled
+from ..compiling import check_compile_mode, compiled_method
 from ..progress import progress as progress_bar
 from ._util import as_tensor, check_matrix, chunks, evaluation_mode, model_device, model_dtype, seeded
 
@@ -77,7 +77,7 @@ def iw_log_likelihood(
     n, d_x = x.shape
     if memory_budget_mb is None:
         memory_budget_mb = DEFAULT_MEMORY_BUDGET_MB.get(device.type, DEFAULT_MEMORY_BUDGET_MB["cpu"])
-    log_weights = compiled(model.log_weights, compile_mode, device)
+    log_weights = compiled_method(model, "log_weights", compile_mode, device)  # x is in its dtype already
     batch, k_chunk = _plan(n, int(k), d_x, x.element_size(), memory_budget_mb, example_batch)
     n_calls = math.ceil(n / batch) * math.ceil(k / k_chunk)
     bar = progress_bar(total=n_calls, desc=f"L_{k} estimate", unit="chunk", enabled=progress)
