@@ -96,8 +96,10 @@ def compiled_method(model, name: str, mode, device: torch.device) -> Callable:
     from .models.base import LatentVariableModel
 
     check_compile_mode(mode)
+    if mode is None:
+        return getattr(model, name)  # eager: exactly what a caller of model.<name> gets
     method = getattr(type(model), name)
-    if mode is not None and name == "training_terms" and isinstance(model, LatentVariableModel) and \
+    if name == "training_terms" and isinstance(model, LatentVariableModel) and \
             getattr(method, "__wrapped__", method) is LatentVariableModel.training_terms:
         raise ValueError(f"compile_mode={mode!r} cannot compile {type(model).__name__}.training_terms: it is "
                          "LatentVariableModel's, which reads each logged value back to the host (a compiled "
