@@ -124,6 +124,28 @@ def test_activity_report_is_cached_and_names_the_per_epitome_count(tmp_path, mon
     assert activity.activity_report(run, "olivetti", 0.02, n=32) == report
 
 
+
+def test_a_model_with_epitomes_is_counted_on_5000_images_so_a_rare_epitome_is_seen(tmp_path, monkeypatch):
+    """Epitome 1 explains 1 image in 100: 6 of the first 500 (below MIN_EPITOME_IMAGES, so its units
+    would count as inactive) but 50 of the first 5,000. The report's default n is 5,000 for a model
+    with epitomes, 500 for one without (§1.5)."""
+    import memvae_lib.evaluation as evaluation
+
+    rows = [(1, [0.0, 0.0, s, s]) if i % 200 < 2 else (0, [s, s, 0.0, 0.0])
+            for i, s in enumerate([1.0, -1.0] * 2500)]
+    x = _images(rows)                                                   # (5000, 5)
+    asked = []
+    monkeypatch.setattr(evaluation, "activity_set", lambda dataset, n: asked.append(n) or x[:n])
+    monkeypatch.setattr("memvae_lib.data.load_dataset", lambda name: types.SimpleNamespace(kind="continuous"))
+    model = PlantedEpitomes(MASKS)
+    model.kl_per_unit = lambda xb: torch.zeros(xb.shape[0], 4, dtype=torch.float64)
+    assert activity.activity_images(model) == activity.EPITOME_ACTIVITY_IMAGES == 5000
+    assert activity.activity_images(LinearGaussianModel(data_dim=3, latent_dim=2, scales=[1.0, 1.0])) == 500
+    assert activity.epitome_activity(model, x[:500]).count == 2           # epitome 1: 6 images, not counted
+    report = activity.activity_report(types.SimpleNamespace(model=model, path=tmp_path), "olivetti", 0.02)
+    assert asked == [5000] and report["n_examples"] == 5000 and report["count"] == 4
+    assert report["per_epitome"] == {"images": [4950, 50], "active": [2, 2]}
+
 # ---- active units over training -----------------------------------------------------------------
 def _curve():
     # 4 units over epochs 1..4: unit 0 always active, unit 1 pruned at epoch 2 for good, unit 2

@@ -122,9 +122,10 @@ def test_fig6_compares_the_change_from_the_smallest_to_the_largest_d():
 def test_fig7_best_k_compares_both_halves_of_the_k_grid_and_drops_collapsed_models():
     cells = {(8, 2): _cell(200.0), (8, 8): _cell(150.0), (24, 4): _cell(210.0)}
     got = c.fig7_best_k_below_d(cells)
-    assert got.verdict == "partly" and "D=24 (no uncollapsed K on both sides)" in got.reason
+    assert got.verdict == "partly" and "D=24 (the K grid has no K above D/2)" in got.reason
     cells[8, 8] = _cell(300.0, share=0.95)  # the large K collapsed: nothing left to compare at D = 8
-    assert c.fig7_best_k_below_d(cells).verdict == N
+    got = c.fig7_best_k_below_d(cells)
+    assert got.verdict == N and "D=8 (every K above D/2 (8) collapsed onto one epitome)" in got.reason
 
 
 def test_fig7_from_a_grid():

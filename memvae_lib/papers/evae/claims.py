@@ -325,8 +325,13 @@ def fig7_best_k_below_d(evae: Mapping[tuple[int, int], Cell], spread: float = 0.
         large = [evae[d, k] for dd, k in evae if dd == d and k > d / 2 and not _collapsed(evae[d, k])]
         pid = f"{kw['id']}/d{d}"
         if not small or not large:
-            parts.append(not_measurable(**{**kw, "id": pid}, reason=f"D = {d}: no uncollapsed K on both sides of D/2"))
-            labels.append(f"D={d} (no uncollapsed K on both sides)")
+            # say which: the grid has no K on one side, or it has but every such model collapsed
+            side = "above" if not large else "at or below"
+            ks = [k for dd, k in evae if dd == d and (k > d / 2 if side == "above" else k <= d / 2)]
+            why = (f"the K grid has no K {side} D/2" if not ks else
+                   f"every K {side} D/2 ({', '.join(map(str, sorted(ks)))}) collapsed onto one epitome")
+            parts.append(not_measurable(**{**kw, "id": pid}, reason=f"D = {d}: {why}"))
+            labels.append(f"D={d} ({why})")
             continue
         best = lambda cs: max((_parzen(c, "mnist", spread) for c in cs), key=lambda e: e.mean)  # noqa: E731
         parts.append(exceeds(difference(best(small), best(large)), paper_effect=None, unit="nats", **{**kw, "id": pid}))
