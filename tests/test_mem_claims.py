@@ -50,6 +50,45 @@ def test_the_k50_gain_says_its_models_train_fewer_epochs_only_where_they_do():
     assert "k=50" not in claims.table1_memory_gain("mnist", 50, seeds(2.0, 2.1, 2.2), PAPER).reason
 
 
+
+def test_the_mnist_k1_gain_says_its_pair_has_its_own_budget_only_where_it_does():
+    laptop = claims.table1_memory_gain("mnist", 1, seeds(2.0, 2.1), LAPTOP)
+    assert (LAPTOP.k1_epochs, LAPTOP.k1_train_subset) != (LAPTOP.epochs, LAPTOP.train_subset)
+    assert (f"this k=1 pair trains {LAPTOP.k1_epochs} epochs on all 60,000 images here, the k=5 and k=50 rows "
+            f"{LAPTOP.epochs} epochs on {LAPTOP.train_subset:,}") in laptop.reason
+    assert "k=1 pair" not in claims.table1_memory_gain("mnist", 1, seeds(2.0, 2.1, 2.2), PAPER).reason
+    assert "k=1 pair" not in claims.table1_memory_gain("ocr_letters", 1, seeds(2.0, 2.1), LAPTOP).reason
+
+
+def test_the_long_k1_pair_is_the_table1_pair_at_paper_and_its_own_budget_below():
+    from memvae_lib.papers import mem
+
+    for profile in ("smoke", "laptop", "paper"):
+        b = mem.budget(profile)
+        named = mem.experiments(b)
+        for model in ("VAE", "MEM-VAE"):
+            short, long = named[f"mem/mnist/{model}"](), named[f"mem/mnist/{model}-long"]()
+            assert (long.train_subset, long.train.epochs) == (b.k1_train_subset, b.k1_epochs)
+            assert long.model == short.model and long.train.batch_size == short.train.batch_size
+            # the same run wherever the budgets agree (smoke and paper), its own folder where not
+            assert (long == short) == ((b.k1_epochs, b.k1_train_subset) == (b.epochs, b.train_subset))
+    assert mem.budget("laptop").k1_train_subset is None and mem.budget("laptop").k1_epochs == 20
+
+
+def test_ocr_k50_trains_as_long_as_the_other_ocr_rows_at_laptop_so_its_steps_are_measured():
+    from memvae_lib.papers import mem
+
+    assert LAPTOP.ocr_epochs_k50 == LAPTOP.epochs != LAPTOP.epochs_k50
+    specs = mem.experiments(LAPTOP)
+    assert specs["mem/ocr_letters/MEM-IWAE-50"]().train.epochs == LAPTOP.epochs
+    assert specs["mem/mnist/MEM-IWAE-50"]().train.epochs == LAPTOP.epochs_k50
+    assert "k=50" not in claims.table1_memory_gain("ocr_letters", 50, seeds(2.0, 2.1), LAPTOP).reason
+    assert "k=50 models train" in claims.table1_memory_gain("mnist", 50, seeds(2.0, 2.1), LAPTOP).reason
+    steps = _steps("ocr_letters", k5=(3.0, 3.1), k50=(-9.0, -9.5))  # judged at laptop: reversed at k=50
+    ocr = claims.table1_more_samples_help("ocr_letters", False, steps, LAPTOP)
+    assert ocr.verdict == "partly" and "IWAE-50 > IWAE-5 -9.25" in ocr.reason and "n/m" not in ocr.reason
+
+
 def _steps(dataset="mnist", **means):
     names = {("IWAE-5", "VAE"): "k5", ("IWAE-50", "IWAE-5"): "k50",
              ("MEM-IWAE-5", "MEM-VAE"): "k5", ("MEM-IWAE-50", "MEM-IWAE-5"): "k50"}

@@ -37,6 +37,15 @@ def test_seeds_must_pair_up():
         scores.mean([])
 
 
+
+def test_the_gain_curve_is_mem_minus_baseline_at_the_epochs_both_recorded():
+    mem_run = SimpleNamespace(history=[{"epoch": 1, "test_ll": -100.0}, {"epoch": 2, "loss": 1.0},
+                                       {"epoch": 3, "test_ll": -90.5}, {"epoch": 4, "test_ll": -89.0}])
+    base_run = SimpleNamespace(history=[{"epoch": 1, "test_ll": -101.0}, {"epoch": 2, "test_ll": -95.0},
+                                        {"epoch": 3, "test_ll": -92.0}])
+    assert scores.gain_curve(mem_run, base_run) == [(1, 1.0), (3, 1.5)]  # epochs 2 and 4: one side only
+    assert scores.gain_curve(mem_run, SimpleNamespace(history=[{"epoch": 1, "loss": 2.0}])) == []
+
 def test_table1_names_and_the_budget_line():
     assert scores.TABLE1_MODELS == ("VAE", "MEM-VAE", "IWAE-5", "MEM-IWAE-5", "IWAE-50", "MEM-IWAE-50")
     laptop = mem.budget("laptop")

@@ -12,7 +12,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ...plots import image_grid
 from . import values
-from .scores import TABLE1_PAIRS, mean
+from .scores import TABLE1_PAIRS, gain_curve, mean
 
 
 def _colour(name: str) -> str:
@@ -54,6 +54,27 @@ def table1_curves(runs: Mapping, datasets: Sequence[str], ks: Sequence[int], k_c
     for row, ds in zip(axes, datasets):
         for ax, k in zip(row, ks):
             training_curves(ax, runs, ds, k, k_curve)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def k1_pair_over_training(mem_runs: Sequence, base_runs: Sequence, k_curve: int, title: str = ""):
+    """Left: test L_k of the MNIST k = 1 pair during training (first seed); right: MEM-VAE minus VAE at
+    every recorded epoch, one line per training seed (scores.gain_curve), the paper's gain dashed."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    training_curves(left, {("mnist", "VAE"): base_runs[0], ("mnist", "MEM-VAE"): mem_runs[0]}, "mnist", 1, k_curve)
+    for i, (m, b) in enumerate(zip(mem_runs, base_runs, strict=True)):
+        points = gain_curve(m, b)
+        if points:
+            right.plot(*zip(*points), "o-", ms=3, color="tab:red", alpha=1.0 - 0.4 * i, label=f"seed {i + 1}")
+    paper = values.MEM_TABLE1["mnist"]["MEM-VAE"] - values.MEM_TABLE1["mnist"]["VAE"]
+    right.axhline(paper, color="black", ls="--", lw=1, label=f"paper {paper:+.2f} (3000 epochs)")
+    right.axhline(0, color="grey", lw=0.8)
+    right.set(title="MEM-VAE - VAE during training", xlabel="epoch", ylabel=f"gain in test L_{k_curve} (nats)")
+    right.xaxis.set_major_locator(MaxNLocator(integer=True))
+    right.legend(fontsize=7)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

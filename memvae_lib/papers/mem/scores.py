@@ -43,6 +43,14 @@ def seed_differences(runs_a: Sequence, runs_b: Sequence, test: TestSet, k: int) 
     return [paired_difference(a, b, test, k) for a, b in zip(runs_a, runs_b)]
 
 
+def gain_curve(mem_run, base_run) -> list[tuple[int, float]]:
+    """[(epoch, L(MEM) - L(baseline))] from the in-training test L_k of two runs (TrainConfig.eval_every;
+    the same first test images, k and sampler for both), at the epochs both recorded: the gain over
+    training, as Table 1's k = 1 pair shows it. Empty when either run recorded none."""
+    curves = [{h["epoch"]: h["test_ll"] for h in run.history if "test_ll" in h} for run in (mem_run, base_run)]
+    return [(e, curves[0][e] - curves[1][e]) for e in sorted(curves[0].keys() & curves[1].keys())]
+
+
 def mean(per_seed: Sequence[Mapping]) -> float:
     """The mean over seeds of per-seed {"mean": ...} results (what the tables print)."""
     if not per_seed:
@@ -53,8 +61,9 @@ def mean(per_seed: Sequence[Mapping]) -> float:
 def budget_line(budget) -> str:
     """One line stating what this profile trains and evaluates, against the paper's budget."""
     return (f"profile {budget.name}: {budget.seeds} training seeds per compared model; epochs {budget.epochs} "
-            f"(k=1, 5) and {budget.epochs_k50} (k=50) (paper 3000); MNIST training images "
-            f"{budget.train_subset or 'all 60000'}, OCR {budget.ocr_train_subset or 'all'}; test images "
+            f"(k=1, 5), {budget.epochs_k50} (k=50) and {budget.ocr_epochs_k50} (OCR k=50) (paper 3000); MNIST training images "
+            f"{budget.train_subset or 'all 60000'}, OCR {budget.ocr_train_subset or 'all'}; the MNIST k=1 pair of the "
+            f"k=1 gain (-long): {budget.k1_epochs} epochs on {budget.k1_train_subset or 'all 60000'}; test images "
             f"{budget.test_subset or 'all'}; L_k with k = {budget.k_eval} (MNIST, paper 5000), "
             f"{budget.k_eval_ocr} (OCR, paper 100000)")
 
