@@ -125,7 +125,9 @@ def test_fig7_best_k_compares_both_halves_of_the_k_grid_and_drops_collapsed_mode
     assert got.verdict == "partly" and "D=24 (the K grid has no K above D/2)" in got.reason
     cells[8, 8] = _cell(300.0, share=0.95)  # the large K collapsed: nothing left to compare at D = 8
     got = c.fig7_best_k_below_d(cells)
-    assert got.verdict == N and "D=8 (every K above D/2 (8) collapsed onto one epitome)" in got.reason
+    assert got.verdict == N and "D=8 (every K above D/2 (8) is degenerate: K=8 collapsed 95%)" in got.reason
+    cells[8, 8] = Cell(Seeds((300.0,), (1.0,)), (8,), 0.3, (1, 4))  # few epitomes used: degenerate, not collapsed
+    assert "K=8 1 of 4 epitomes used" in c.fig7_best_k_below_d(cells).reason
 
 
 def test_fig7_from_a_grid():
@@ -170,6 +172,16 @@ def test_a_collapsed_cell_is_not_ranked():
     units = c.table_evae_all_units_active("olivetti", grid)
     assert units.verdict == M and "collapsed 97%" in units.reason
     assert "Olivetti" in units.section
+
+
+def test_the_evae_keeping_its_units_is_judged_only_where_the_vae_prunes():
+    grid = {("VAE", 1, 500, 8): _cell(280.0, (8, 8)), ("eVAE", 1, 500, 8): _cell(300.0, (8, 8), 0.3),
+            ("VAE", 1, 500, 24): _cell(210.0, (22, 21)), ("eVAE", 1, 500, 24): _cell(330.0, (24, 24), 0.1)}
+    got = c.table_evae_all_units_active("mnist", grid)
+    assert got.verdict == "partly" and "L1 H500 D8 (the VAE prunes nothing): n/m" in got.reason
+    assert "L1 H500 D24 +24.00 vs" in got.reason and "shows" in got.reason
+    grid["VAE", 1, 500, 24] = _cell(210.0, (24, 24))   # nothing pruned anywhere: nothing to avoid
+    assert c.table_evae_all_units_active("mnist", grid).verdict == N
 
 
 

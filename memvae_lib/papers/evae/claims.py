@@ -329,7 +329,8 @@ def fig7_best_k_below_d(evae: Mapping[tuple[int, int], Cell], spread: float = 0.
             side = "above" if not large else "at or below"
             ks = [k for dd, k in evae if dd == d and (k > d / 2 if side == "above" else k <= d / 2)]
             why = (f"the K grid has no K {side} D/2" if not ks else
-                   f"every K {side} D/2 ({', '.join(map(str, sorted(ks)))}) collapsed onto one epitome")
+                   f"every K {side} D/2 ({', '.join(map(str, sorted(ks)))}) is degenerate: "
+                   + "; ".join(f"K={k} {degenerate(evae[d, k].largest_share, evae[d, k].epitomes_used)}" for k in sorted(ks)))
             parts.append(not_measurable(**{**kw, "id": pid}, reason=f"D = {d}: {why}"))
             labels.append(f"D={d} ({why})")
             continue
@@ -467,7 +468,8 @@ def table_evae_not_below_mvae(dataset: str, best: Mapping[tuple, Cell], spread: 
 def table_evae_all_units_active(dataset: str, best: Mapping[tuple, Cell]) -> Claim:
     """Sec. 5.3: "for any given model configuration, eVAE is able to avoid the over-pruning effect in
     the number of active units" (the tables print D for every eVAE): near D in every cell. A
-    collapsed eVAE uses one epitome's units only: that cell does not show it."""
+    collapsed eVAE uses one epitome's units only: that cell does not show it. A cell whose VAE keeps all
+    D units (every seed) is not measurable: there is no over-pruning there for the eVAE to avoid."""
     name, section, _ = TABLES[dataset]
     kw = _kw(f"evae/{name}/evae-all-units-active", section,
              "for any given model configuration, eVAE avoids the over-pruning effect in the number of active units")
@@ -475,9 +477,14 @@ def table_evae_all_units_active(dataset: str, best: Mapping[tuple, Cell]) -> Cla
     for layers, hidden, latent in _cells(best):
         cell, pid = best["eVAE", layers, hidden, latent], {**kw, "id": f"{kw['id']}/l{layers}-h{hidden}-d{latent}"}
         labels.append(f"L{layers} H{hidden} D{latent}")
+        vae = best.get(("VAE", layers, hidden, latent))
         if _collapsed(cell):
             parts.append(holds(False, **pid, ours=_mean(cell.active), unit="units", reason=_collapse_note("eVAE", cell, labels[-1])))
             labels[-1] += f" ({degenerate(cell.largest_share, cell.epitomes_used)})"
+        elif vae is not None and _saturated(vae.active, latent):
+            parts.append(not_measurable(**pid, unit="units", reason=f"{labels[-1]}: the VAE keeps all {latent} units "
+                                        "active (every seed): no over-pruning to avoid at this budget"))
+            labels[-1] += " (the VAE prunes nothing)"
         else:
             parts.append(near(estimate(cell.active, floor=ACTIVE_UNITS_FLOOR), target=latent, tolerance=COUNT_TOLERANCE,
                               unit="units", **pid))

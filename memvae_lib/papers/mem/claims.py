@@ -117,7 +117,8 @@ def _k1_note(claim: Claim, budget) -> Claim:
     if (budget.k1_epochs, budget.k1_train_subset) == (budget.epochs, budget.train_subset):
         return claim
     return _note(claim, f"this k=1 pair trains {_epochs(budget.k1_epochs)} on {_images(budget.k1_train_subset)} images "
-                        f"here, the k=5 and k=50 rows {_epochs(budget.epochs)} on {_images(budget.train_subset)}")
+                        f"here, the other rows {_epochs(budget.epochs)} (k=50: {k50_epochs(budget, 'mnist')}) on "
+                        f"{_images(budget.train_subset)}")
 
 
 def _epochs(n: int) -> str:

@@ -68,7 +68,8 @@ def k1_pair_over_training(mem_runs: Sequence, base_runs: Sequence, k_curve: int,
     for i, (m, b) in enumerate(zip(mem_runs, base_runs, strict=True)):
         points = gain_curve(m, b)
         if points:
-            right.plot(*zip(*points), "o-", ms=3, color="tab:red", alpha=1.0 - 0.4 * i, label=f"seed {i + 1}")
+            right.plot(*zip(*points), "o-", ms=3, color=plt.cm.Reds(0.9 - 0.5 * i / max(1, len(mem_runs) - 1)),
+                       label=f"seed {i + 1}")
     paper = values.MEM_TABLE1["mnist"]["MEM-VAE"] - values.MEM_TABLE1["mnist"]["VAE"]
     right.axhline(paper, color="black", ls="--", lw=1, label=f"paper {paper:+.2f} (3000 epochs)")
     right.axhline(0, color="grey", lw=0.8)
