@@ -8,7 +8,7 @@ import pytest
 
 from memvae_lib.claims import VERDICTS, Claim, format_verdicts
 from memvae_lib.papers import mem
-from memvae_lib.papers.mem import claims, values
+from memvae_lib.papers.mem import claims, scores, values
 
 SMOKE, LAPTOP, PAPER = (mem.budget(p) for p in ("smoke", "laptop", "paper"))
 
@@ -61,8 +61,6 @@ def test_the_mnist_k1_gain_says_its_pair_has_its_own_budget_only_where_it_does()
 
 
 def test_the_long_k1_pair_is_the_table1_pair_at_paper_and_its_own_budget_below():
-    from memvae_lib.papers import mem
-
     for profile in ("smoke", "laptop", "paper"):
         b = mem.budget(profile)
         named = mem.experiments(b)
@@ -72,14 +70,11 @@ def test_the_long_k1_pair_is_the_table1_pair_at_paper_and_its_own_budget_below()
             assert long.model == short.model and long.train.batch_size == short.train.batch_size
             # the same run wherever the budgets agree (smoke and paper), its own folder where not
             assert (long == short) == ((b.k1_epochs, b.k1_train_subset) == (b.epochs, b.train_subset))
-    from memvae_lib.papers.mem import scores
     line = scores.budget_line(mem.budget("laptop"))
     assert "the MNIST k=1 pair of the k=1 gain (-long): 20 epochs on all 60000" in line
 
 
 def test_ocr_k50_trains_as_long_as_the_other_ocr_rows_at_laptop_so_its_steps_are_measured():
-    from memvae_lib.papers import mem
-
     assert LAPTOP.ocr_epochs_k50 == LAPTOP.epochs != LAPTOP.epochs_k50
     specs = mem.experiments(LAPTOP)
     assert specs["mem/ocr_letters/MEM-IWAE-50"]().train.epochs == LAPTOP.epochs
