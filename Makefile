@@ -1,11 +1,12 @@
 # memvae: the README's commands. `make help` lists them.
-#   make figures [PROFILE=laptop] [ONLY=mem/table1] [DEVICE=cuda] [JOBS=1]
+#   make figures [PROFILE=laptop] [ONLY=mem/table1] [DEVICE=cuda] [JOBS=2]
 #   make test | make book | make lab | make goldens | make scoreboard | make setup
 
 PROFILE ?= laptop
 ONLY ?=
 DEVICE ?=
-JOBS ?= 1
+# notebooks run at once; each kernel gets its share of the cores as torch threads (memvae_lib/batch.py)
+JOBS ?= 2
 VENV ?= .venv
 PYTHON3 ?= python3
 TORCH ?= torch==2.13.0

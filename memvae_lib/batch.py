@@ -19,6 +19,7 @@ about once per notebook, and they run with MEMVAE_HEADLESS=1: no progress bar in
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import os
 import re
 import sys
@@ -39,6 +40,7 @@ PAPERMILL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # IPython 8 names the cell's frame "Cell In[4], line 3"; IPython 7 "Input In [4], in <cell line: 3>()"
 CELL_FRAME_LINE = re.compile(r"(?:Cell In\s*\[\d*\], line |<cell line: )(\d+)")
+THREADS_ENV = "OMP_NUM_THREADS"
 DEAD_KERNEL_HINT = "the kernel process died in this cell (killed for memory, or a crash in native code)"
 
 
@@ -104,6 +106,27 @@ def load_profile(profile: str, notebooks_dir: str | Path) -> dict:
     params = yaml.safe_load(path.read_text()) or {}
     assert isinstance(params, dict), f"{path} should hold a mapping of notebook parameters"
     return params
+
+
+def kernel_threads(jobs: int, cores: int | None = None) -> int:
+    """Torch threads for each kernel when `jobs` notebooks run at once: the cores shared out, at
+    least one each. Two kernels with all cores each oversubscribe them, and torch's OpenMP threads
+    then wait on each other (a run 20x slower on 2 cores: docs/running.md). The models here are
+    small: on 2 cores a MEM-VAE step is only about 1.1x faster with 2 threads than with 1, so two
+    1-thread kernels get more done than one 2-thread kernel."""
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // jobs)
+
+
+def papers_in_turn(names: list[str]) -> list[str]:
+    """The order in which `jobs` > 1 starts the notebooks: one of each paper in turn (evae/fig1,
+    mem/fig3, evae/fig2, ...). Notebooks of one paper share trained runs, and a kernel asking for a
+    run that another is training waits for it (runs.py's lock); the papers share none."""
+    by_paper: dict[str, list[str]] = {}
+    for name in names:
+        by_paper.setdefault(name.split("/")[0], []).append(name)
+    return [n for turn in itertools.zip_longest(*by_paper.values()) for n in turn if n is not None]
 
 
 def kernel_interpreter(kernel_name: str = "python3") -> str:
@@ -212,7 +235,8 @@ def run_notebooks(profile: str = "laptop", only: str | None = None, device: str 
 
     Prints one line per notebook as it finishes and a summary table at the end. Failures are
     returned, not raised: the caller reports each (`NotebookResult.failure()`, once) and turns them
-    into an exit status. `jobs` > 1 runs notebooks concurrently, each in its own kernel.
+    into an exit status. `jobs` > 1 runs notebooks concurrently, each in its own kernel with
+    kernel_threads(jobs) torch threads (unless OMP_NUM_THREADS is set), started papers_in_turn.
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs={jobs!r}: the number of notebooks run at once must be an integer >= 1")
@@ -252,9 +276,17 @@ def run_notebooks(profile: str = "laptop", only: str | None = None, device: str 
     # nobody watches these kernels: no progress bar may reach an executed copy (memvae_lib/progress.py)
     headless_before = os.environ.get(HEADLESS_ENV)
     os.environ[HEADLESS_ENV] = "1"
+    # kernels read OMP_NUM_THREADS when torch starts; a value the user set wins
+    threads_before = os.environ.get(THREADS_ENV)
+    if jobs > 1 and threads_before is None:
+        os.environ[THREADS_ENV] = str(kernel_threads(jobs))
+        print(f"{jobs} notebooks at once, {os.environ[THREADS_ENV]} torch thread(s) each", flush=True)
+    started = time.monotonic()
     try:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(run, name) for name in names]
+            order = papers_in_turn(names) if jobs > 1 else names
+            submitted = {name: pool.submit(run, name) for name in order}
+            futures = [submitted[name] for name in names]
             try:
                 results = [future.result() for future in futures]
             except KeyboardInterrupt:
@@ -264,7 +296,9 @@ def run_notebooks(profile: str = "laptop", only: str | None = None, device: str 
         if redirect:
             del os.environ[FIGURES_ENV]
         _restore_env(HEADLESS_ENV, headless_before)
+        _restore_env(THREADS_ENV, threads_before)
     print(summary(results))
+    print(f"wall time {time.monotonic() - started:.1f} s ({jobs} at once)", flush=True)
     return results
 
 

@@ -61,12 +61,14 @@ def test_unknown_profile_lists_the_known_ones(notebook_tree):
 def test_batch_injects_typed_parameters_and_reports_the_failing_cell(notebook_tree, tmp_path, capfd, monkeypatch):
     monkeypatch.delenv("MEMVAE_FIGURES_DIR", raising=False)
     monkeypatch.delenv("MEMVAE_HEADLESS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     write_notebook(notebook_tree / "demo" / "ok.ipynb",
                    "assert type(interactive) is bool and interactive is False, repr(interactive)\n"
                    "assert (profile, seed, device) == ('smoke', 1234, 'cpu'), (profile, seed, device)\n"
                    "import os\nfrom memvae_lib.files import default_figures_dir\n"
                    "print('cwd', os.path.basename(os.getcwd()))\nprint('figures', default_figures_dir())\n"
-                   "print('headless', os.environ.get('MEMVAE_HEADLESS'))",
+                   "print('headless', os.environ.get('MEMVAE_HEADLESS'))\n"
+                   "print('threads', os.environ.get('OMP_NUM_THREADS'))",
                    # a bar here would be an output that changes from run to run
                    "from memvae_lib.progress import progress\ndel interactive\n"
                    "bar = progress(range(3), desc='quiet', enabled=True)\nfor _ in bar: pass\nbar.close()")
@@ -88,6 +90,8 @@ def test_batch_injects_typed_parameters_and_reports_the_failing_cell(notebook_tr
     assert "cwd demo" in text  # notebooks run in their own folder
     assert f"figures {tmp_path / 'build' / 'smoke-figures'}" in text  # smoke never writes figures/
     assert "headless 1" in text  # the kernels know nobody watches them
+    assert f"threads {batch.kernel_threads(2)}" in text  # two kernels share the cores out
+    assert "OMP_NUM_THREADS" not in os.environ
     assert "MEMVAE_FIGURES_DIR" not in os.environ  # the redirect is undone after the batch
     assert "MEMVAE_HEADLESS" not in os.environ
     assert not broken.ok
@@ -130,6 +134,31 @@ def test_cli_figures_exits_non_zero_naming_notebook_and_cell(notebook_tree, tmp_
     assert "make figures" in readme.read_text() and "make figures" in board.read_text()
     assert cli.main(["figures", "--profile", "smoke", "--only", "nothing-matches"]) == 2
     assert "no notebook matches 'nothing-matches'" in capsys.readouterr().err
+
+
+def test_kernel_threads_share_the_cores_out_at_least_one_each():
+    assert batch.kernel_threads(1, cores=2) == 2
+    assert batch.kernel_threads(2, cores=2) == 1
+    assert batch.kernel_threads(2, cores=8) == 4
+    assert batch.kernel_threads(3, cores=8) == 2
+    assert batch.kernel_threads(4, cores=2) == 1  # more notebooks than cores: one thread each, never 0
+
+
+def test_papers_take_turns_so_that_two_kernels_rarely_wait_on_one_run():
+    names = ["evae/fig1", "evae/fig2", "evae/fig3", "mem/fig3", "mem/table1", "other/a"]
+    assert batch.papers_in_turn(names) == ["evae/fig1", "mem/fig3", "other/a", "evae/fig2", "mem/table1",
+                                           "evae/fig3"]
+    assert batch.papers_in_turn([]) == []
+
+
+def test_a_thread_count_the_user_set_reaches_every_kernel(notebook_tree, tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    write_notebook(notebook_tree / "demo" / "threads.ipynb", "import os\nprint('threads', os.environ['OMP_NUM_THREADS'])")
+    [result] = batch.run_notebooks("smoke", device="cpu", jobs=2, notebooks_dir=notebook_tree,
+                                   build_dir=tmp_path / "build")
+    assert result.ok, result.failure()
+    assert "threads 3" in nbformat.read(result.output_path, as_version=4).cells[-1].outputs[0]["text"]
+    assert os.environ["OMP_NUM_THREADS"] == "3"
 
 
 def test_zero_jobs_is_refused_not_run_as_one(notebook_tree):
