@@ -23,10 +23,10 @@ class MemBudget(Budget):
     train_subset: int | None        # MNIST training images
     epochs: int                     # MNIST and OCR-letters
     # the MNIST k = 1 pair behind Table 1's k = 1 gain, Figs. 3 and 6 and Table 2 (`mem/mnist/VAE-long`,
-    # `MEM-VAE-long`). The gain takes time to appear: on all 60,000 images it is +0.16 nats after 5
-    # epochs, +0.61 after 10 and +0.85 after 20 (seed 1234, benchmarks/results/claim_curves; issue 13
-    # measured +0.88 and +0.93 after 20 for two seeds), where 5 epochs on 10,000 images give about
-    # -0.15. At `paper` these equal the Table 1 budget, so the "-long" names are the same runs as
+    # `MEM-VAE-long`). The gain takes time to appear: on all 60,000 images it is +0.18 nats after 5
+    # epochs, +0.52 after 10 and +0.84 after 20 (means of two seeds, benchmarks/results/claim_curves;
+    # 20 was chosen on seed 1234's curve before seed 2234's was in), where 5 epochs on 10,000 images
+    # give about -0.15. At `paper` these equal the Table 1 budget, so the "-long" names are the same runs as
     # `mem/mnist/VAE` and `MEM-VAE`.
     k1_train_subset: int | None
     k1_epochs: int
