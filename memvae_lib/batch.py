@@ -230,13 +230,14 @@ def _status_line(r: NotebookResult, width: int) -> str:
 
 def run_notebooks(profile: str = "laptop", only: str | None = None, device: str | None = None,
                   jobs: int = 1, notebooks_dir: str | Path | None = None,
-                  build_dir: str | Path | None = None) -> list[NotebookResult]:
+                  build_dir: str | Path | None = None, train_first: bool = True) -> list[NotebookResult]:
     """Execute every notebook matching `only` at `profile`; results in notebook order.
 
     Prints one line per notebook as it finishes and a summary table at the end. Failures are
     returned, not raised: the caller reports each (`NotebookResult.failure()`, once) and turns them
     into an exit status. `jobs` > 1 runs notebooks concurrently, each in its own kernel with
-    kernel_threads(jobs) torch threads (unless OMP_NUM_THREADS is set), started papers_in_turn.
+    kernel_threads(jobs) torch threads (unless OMP_NUM_THREADS is set), started papers_in_turn;
+    on a CPU, the runs they need are trained before they start (`train_first`, train_ahead.py).
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs={jobs!r}: the number of notebooks run at once must be an integer >= 1")
@@ -283,6 +284,8 @@ def run_notebooks(profile: str = "laptop", only: str | None = None, device: str 
         print(f"{jobs} notebooks at once, {os.environ[THREADS_ENV]} torch thread(s) each", flush=True)
     started = time.monotonic()
     try:
+        if jobs > 1 and train_first:
+            _train_first(names, profile, params.get("device", "auto"), jobs)
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             order = papers_in_turn(names) if jobs > 1 else names
             submitted = {name: pool.submit(run, name) for name in order}
@@ -300,6 +303,22 @@ def run_notebooks(profile: str = "laptop", only: str | None = None, device: str 
     print(summary(results))
     print(f"wall time {time.monotonic() - started:.1f} s ({jobs} at once)", flush=True)
     return results
+
+
+def _train_first(names: list[str], profile: str, device: str, jobs: int) -> None:
+    """train_ahead.py's phase: the runs the notebooks used last time at this profile, `jobs` at a time,
+    before any kernel starts (on a CPU only: see that module). Ctrl-C or SIGTERM there stops the batch
+    with no notebook started; the runs keep their last checkpoints."""
+    from .files import default_figures_dir, resolve_device
+    from .train_ahead import needed_runs, train_ahead
+    from .train_jobs import Stopped
+
+    if resolve_device(device).type != "cpu":
+        return
+    try:
+        train_ahead(needed_runs(names, profile, default_figures_dir(profile)), "cpu", jobs)
+    except (KeyboardInterrupt, Stopped):
+        raise Interrupted([], [], len(names)) from None
 
 
 class Interrupted(KeyboardInterrupt):

@@ -15,6 +15,10 @@ import os
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .runs import RunSpec
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
@@ -32,7 +36,26 @@ def train_locally(names: list[str], profile: str, device: str, deadline: float |
         if jobs == 1:
             return {name: outcome(name, functools.partial(train_one, name, profile, device, deadline))
                     for name in names}
-        return _train_in_workers(names, profile, device, deadline, jobs)
+        return _train_in_workers({name: (train_one, name, profile, device, deadline) for name in names}, jobs)
+
+
+def train_specs(specs: dict[str, RunSpec], device: str, jobs: int,
+                progress_seconds: float | None = None) -> dict[str, str]:
+    """{label: outcome} for runs given as specs (batch.py's training phase, train_ahead.py), `jobs`
+    at a time in worker processes started in the given order; told on stdout as train_locally does."""
+    jobs = min(jobs, len(specs))
+    if not jobs:
+        return {}
+    with progress_lines(progress_seconds, workers=True), stop_on_sigterm():
+        return _train_in_workers({label: (train_spec, spec, device) for label, spec in specs.items()}, jobs)
+
+
+def train_spec(spec: RunSpec, device: str) -> str:
+    """One run given by its spec, as a notebook gets it (`evaluation.get_run`, with the training curve
+    the spec asks for): 'done <folder>'."""
+    from .evaluation import get_run
+
+    return f"done   {get_run(spec, device=device).path}"
 
 
 def train_one(name: str, profile: str, device: str, deadline: float | None) -> str:
@@ -59,10 +82,10 @@ def outcome(name: str, call) -> str:
     return result
 
 
-def _train_in_workers(names: list[str], profile: str, device: str, deadline: float | None,
-                      jobs: int) -> dict[str, str]:
-    """Each run in a spawned worker process, `jobs` at a time. Interrupted (Ctrl-C, SIGTERM), the
-    workers are stopped rather than waited for: a run could take hours."""
+def _train_in_workers(calls: dict[str, tuple], jobs: int) -> dict[str, str]:
+    """{name: (function, *arguments)}: each call in a spawned worker process, `jobs` at a time, started
+    in the order given. Interrupted (Ctrl-C, SIGTERM), the workers are stopped rather than waited for:
+    a run could take hours."""
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
@@ -70,7 +93,7 @@ def _train_in_workers(names: list[str], profile: str, device: str, deadline: flo
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
                                initializer=_worker_start, initargs=(os.getpid(),))
     try:
-        futures = {name: pool.submit(train_one, name, profile, device, deadline) for name in names}
+        futures = {name: pool.submit(*call) for name, call in calls.items()}
         outcomes = {name: outcome(name, future.result) for name, future in futures.items()}
     except BaseException:
         _stop_workers(pool)
