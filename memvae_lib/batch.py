@@ -22,6 +22,7 @@ import fnmatch
 import itertools
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -308,7 +309,9 @@ def run_notebooks(profile: str = "laptop", only: str | None = None, device: str 
 def _train_first(names: list[str], profile: str, device: str, jobs: int) -> None:
     """train_ahead.py's phase: the runs the notebooks used last time at this profile, `jobs` at a time,
     before any kernel starts (on a CPU only: see that module). Ctrl-C or SIGTERM there stops the batch
-    with no notebook started; the runs keep their last checkpoints."""
+    with no notebook started; the runs keep their last checkpoints. Any other error skips the phase
+    (a missing data file, say): the notebooks then train their own runs, and the ones that cannot
+    fail with the full message, as they would without it."""
     from .files import default_figures_dir, resolve_device
     from .train_ahead import needed_runs, train_ahead
     from .train_jobs import Stopped
@@ -317,17 +320,24 @@ def _train_first(names: list[str], profile: str, device: str, jobs: int) -> None
         return
     try:
         train_ahead(needed_runs(names, profile, default_figures_dir(profile)), "cpu", jobs)
-    except (KeyboardInterrupt, Stopped):
+    except KeyboardInterrupt:
         raise Interrupted([], [], len(names)) from None
+    except Stopped:
+        raise Interrupted([], [], len(names), signal_number=signal.SIGTERM) from None
+    except Exception as e:  # noqa: BLE001 - an optimisation only: the notebooks can do without it
+        print(f"training ahead skipped ({type(e).__name__}: {_one_line(e)}); the notebooks train their own runs",
+              flush=True)
 
 
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C stopped the batch: `finished` are the notebooks that had ended (in notebook order),
     `stopped` the ones whose kernel was killed, `skipped` the count never started."""
 
-    def __init__(self, finished: list[NotebookResult], stopped: list[str], skipped: int):
+    def __init__(self, finished: list[NotebookResult], stopped: list[str], skipped: int,
+                 signal_number: int = signal.SIGINT):
         super().__init__(f"{len(stopped)} notebook(s) stopped, {skipped} not started")
         self.finished, self.stopped, self.skipped = finished, stopped, skipped
+        self.signal_number = signal_number  # SIGINT (Ctrl-C) or SIGTERM (while training ahead)
 
 
 def _interrupted(names: list[str], futures) -> Interrupted:

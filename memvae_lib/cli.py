@@ -28,12 +28,13 @@ def _figures(args) -> int:
     try:
         results = run_notebooks(profile=args.profile, only=args.only, device=args.device, jobs=args.jobs,
                                 notebooks_dir=root / "notebooks")
-    except Interrupted as stop:  # Ctrl-C: the README is left as it was
-        print(f"memvae figures: interrupted (Ctrl-C): {len(stop.finished)} notebook(s) finished, "
+    except Interrupted as stop:  # Ctrl-C (or SIGTERM while training ahead): the README is left as it was
+        how = "SIGTERM" if stop.signal_number == signal.SIGTERM else "interrupted (Ctrl-C)"
+        print(f"memvae figures: {how}: {len(stop.finished)} notebook(s) finished, "
               f"{len(stop.stopped)} stopped ({', '.join(stop.stopped) or 'none'}), {stop.skipped} not started. "
               "Models being trained keep their last checkpoint: the same command resumes them and reuses "
               "every finished one", file=sys.stderr)
-        return 128 + signal.SIGINT
+        return 128 + stop.signal_number
     except ValueError as e:  # a profile without notebooks/profiles/<profile>.yaml, a pattern matching nothing
         print(f"memvae figures: {e}", file=sys.stderr)
         return 2

@@ -4,14 +4,17 @@ there is the run a notebook trains (the same files, bit for bit)."""
 
 import dataclasses
 import json
+import signal
 
 import pytest
 import torch
 
 from memvae_lib import batch, train_ahead
+from memvae_lib.data import DataError
 from memvae_lib.experiments import run_spec
 from memvae_lib.models import build_model
 from memvae_lib.runs import run_dir
+from memvae_lib.train_jobs import Stopped
 
 
 @pytest.fixture
@@ -30,13 +33,24 @@ def _seed(spec, seed):
     return dataclasses.replace(spec, train=dataclasses.replace(spec.train, seed=seed))
 
 
-def test_needed_runs_are_the_recorded_ones_whose_folder_still_matches(tmp_path, runs):
+def test_needed_runs_are_the_recorded_ones_whose_folder_still_matches(tmp_path, runs, monkeypatch):
+    from memvae_lib import experiments
+
+    real = experiments.run_spec
+
+    def run_spec_failing_for_b100(name, profile):
+        if name == "mem/frey/VAE-b100":
+            raise ValueError("a config that no longer validates")
+        return real(name, profile)
+
+    monkeypatch.setattr(experiments, "run_spec", run_spec_failing_for_b100)
     vae, mem = run_spec("mem/frey/VAE-b10", "smoke"), run_spec("mem/frey/MEM-VAE-b10", "smoke")
     _results(tmp_path, "mem/fig5", {
         "mem/frey/VAE-b10": run_dir(vae).name,
         "mem/frey/VAE-b10@seed2234": run_dir(_seed(vae, 2234)).name,
         "mem/frey/MEM-VAE-b10": "frey-MemVAE-0000000000000000",  # recorded before the code changed
-        "no/such/experiment": run_dir(vae).name,                  # a helper's own run
+        "no/such/experiment": "frey-VAE-1111111111111111",        # a helper's own run
+        "mem/frey/VAE-b100": "frey-VAE-2222222222222222",         # its spec no longer builds (below)
     })
     _results(tmp_path, "mem/fig6", {"mem/frey/VAE-b10": run_dir(vae).name,  # the same run again
                                     "mem/frey/MEM-VAE-b10@seed3234": run_dir(_seed(mem, 3234)).name})
@@ -84,20 +98,31 @@ def test_longest_first_skips_finished_runs(runs):
     assert list(order) == ["long", "short"]
 
 
+def test_the_workers_take_the_kernels_thread_count(monkeypatch):
+    from memvae_lib import train_jobs
+
+    # batch.run_notebooks sets it for kernels and workers alike (1 each for JOBS=2 on 2 cores; torch
+    # caps a larger value at the cores, and its default is all of them)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert train_jobs._train_in_workers({"threads": (torch.get_num_threads,)}, 1) == {"threads": 1}
+
+
 def test_a_run_trained_ahead_is_the_run_a_notebook_trains(tmp_path, monkeypatch, capsys):
     """The same spec through train_ahead (a one-thread worker process) and through evaluation.get_run
-    in this process (one thread, as a notebook kernel of the batch): the same weights and history."""
+    in this process (one thread, as a notebook kernel of the batch): the same weights and history.
+    A batch-norm MEM-VAE with a test-LL curve, whose evaluation draws from the global RNG mid-training."""
     from memvae_lib.evaluation import get_run
 
-    spec = run_spec("mem/frey/VAE-b10", "smoke")
+    spec = run_spec("mem/mnist/MEM-VAE", "smoke")
+    assert spec.train.eval_every > 0 and spec.train.eval_metric == "test_ll" and spec.model.batch_norm
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setenv("MEMVAE_RUNS_DIR", str(tmp_path / "ahead"))
-    outcomes = train_ahead.train_ahead({"mem/frey/VAE-b10": spec}, "cpu", jobs=2)
-    assert outcomes["mem/frey/VAE-b10"].startswith("done")
+    outcomes = train_ahead.train_ahead({"mem/mnist/MEM-VAE": spec}, "cpu", jobs=2)
+    assert outcomes["mem/mnist/MEM-VAE"].startswith("done")
     assert "training 1 run(s) the notebooks need" in capsys.readouterr().out
     ahead = run_dir(spec)
     assert (ahead / "done").exists()
-    assert train_ahead.train_ahead({"mem/frey/VAE-b10": spec}, "cpu", jobs=2) == {}  # nothing left to train
+    assert train_ahead.train_ahead({"mem/mnist/MEM-VAE": spec}, "cpu", jobs=2) == {}  # nothing left to train
 
     monkeypatch.setenv("MEMVAE_RUNS_DIR", str(tmp_path / "here"))
     threads = torch.get_num_threads()
@@ -126,15 +151,29 @@ def test_the_batch_trains_ahead_only_with_jobs_on_a_cpu(notebook_tree, tmp_path,
     assert calls == [(["demo/ok"], 2)]
 
 
-def test_ctrl_c_while_training_ahead_stops_the_batch_before_any_notebook(monkeypatch):
+@pytest.mark.parametrize("raised, signal_number", [(KeyboardInterrupt, signal.SIGINT), (Stopped, signal.SIGTERM)])
+def test_ctrl_c_or_sigterm_while_training_ahead_stops_the_batch_before_any_notebook(monkeypatch, raised, signal_number):
     def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
+        raise raised
 
     monkeypatch.setattr(train_ahead, "train_ahead", interrupted)
     monkeypatch.setattr(train_ahead, "needed_runs", lambda *args: {})
     with pytest.raises(batch.Interrupted) as stop:
         batch._train_first(["a/b", "a/c"], "smoke", "cpu", 2)
     assert (stop.value.finished, stop.value.stopped, stop.value.skipped) == ([], [], 2)
+    assert stop.value.signal_number == signal_number
+
+
+def test_any_other_error_skips_the_phase_and_leaves_the_runs_to_the_notebooks(monkeypatch, capsys):
+    def missing_data(*args, **kwargs):
+        raise DataError("MNIST not found in /nowhere\nset MEMVAE_DATA_DIR to the folder holding it")
+
+    monkeypatch.setattr(train_ahead, "train_ahead", missing_data)
+    monkeypatch.setattr(train_ahead, "needed_runs", lambda *args: {})
+    batch._train_first(["a/b"], "smoke", "cpu", 2)  # returns: the batch goes on
+    said = capsys.readouterr().out
+    assert "training ahead skipped (DataError: MNIST not found in /nowhere ... set MEMVAE_DATA_DIR" in said
+    assert "the notebooks train their own runs" in said
 
 
 def test_no_training_ahead_on_a_gpu(monkeypatch):
