@@ -18,7 +18,8 @@ from .papers import all_papers
 from .profiles import PROFILES, Profile, get_profile
 from .runs import RunSpec
 
-__all__ = ["PROFILES", "Profile", "get_profile", "experiment_names", "run_spec", "seed_replicates", "describe"]
+__all__ = ["PROFILES", "Profile", "get_profile", "experiment_names", "run_spec", "seed_replicates", "with_seed",
+           "describe"]
 
 
 def _registry(profile) -> dict[str, Callable[[], RunSpec]]:
@@ -52,8 +53,12 @@ def seed_replicates(spec: RunSpec, seeds: int) -> list[RunSpec]:
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"seeds={seeds!r} is not allowed; expected an int >= 1")
     base = spec.train.seed
-    return [spec] + [dataclasses.replace(spec, train=dataclasses.replace(spec.train, seed=base + 1000 * i))
-                     for i in range(1, seeds)]
+    return [spec] + [with_seed(spec, base + 1000 * i) for i in range(1, seeds)]
+
+
+def with_seed(spec: RunSpec, seed: int) -> RunSpec:
+    """`spec` with TrainConfig.seed = `seed`, nothing else changed (a seed replicate's spec)."""
+    return dataclasses.replace(spec, train=dataclasses.replace(spec.train, seed=seed))
 
 
 def describe(spec: RunSpec) -> str:

@@ -26,7 +26,6 @@ which rounds differently.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import time
@@ -40,7 +39,7 @@ SEED_SUFFIX = re.compile(r"^(?P<experiment>.+?)(?:@seed(?P<seed>[0-9]+))?$")
 def needed_runs(notebooks: list[str], profile: str, figures_dir: Path) -> dict[str, RunSpec]:
     """{provenance key: spec} of the runs `notebooks` used at `profile`, from their results JSON under
     `figures_dir` (<paper>/<name>.json), each run once, those whose folder still matches only."""
-    from .experiments import experiment_names, run_spec
+    from .experiments import experiment_names, run_spec, with_seed
 
     known = set(experiment_names(profile))
     specs: dict[str, RunSpec] = {}
@@ -53,7 +52,7 @@ def needed_runs(notebooks: list[str], profile: str, figures_dir: Path) -> dict[s
             try:
                 spec = run_spec(match["experiment"], profile)
                 if match["seed"] is not None:
-                    spec = dataclasses.replace(spec, train=dataclasses.replace(spec.train, seed=int(match["seed"])))
+                    spec = with_seed(spec, int(match["seed"]))
                 same = run_dir(spec).name == folder
             except Exception:  # noqa: BLE001 - a record that no longer builds: its notebook says why
                 continue

@@ -50,25 +50,25 @@ def train_specs(specs: dict[str, RunSpec], device: str, jobs: int,
         return _train_in_workers({label: (train_spec, spec, device) for label, spec in specs.items()}, jobs)
 
 
-def train_spec(spec: RunSpec, device: str) -> str:
-    """One run given by its spec, as a notebook gets it (`evaluation.get_run`, with the training curve
-    the spec asks for): 'done <folder>'."""
+def train_spec(spec: RunSpec, device: str, deadline: float | None = None) -> str:
+    """One run given by its spec (here or in a worker process), as a notebook gets it
+    (`evaluation.get_run`, with the training curve the spec asks for): 'done <folder>' or the pause
+    message (resumed by the next call)."""
     from .evaluation import get_run
-
-    return f"done   {get_run(spec, device=device).path}"
-
-
-def train_one(name: str, profile: str, device: str, deadline: float | None) -> str:
-    """One run (here or in a worker process): 'done' or the pause message (resumed by the next call)."""
-    from .evaluation import get_run
-    from .experiments import run_spec
     from .train import TrainingPaused
 
     try:
-        run = get_run(run_spec(name, profile), device=device, deadline=deadline)
+        run = get_run(spec, device=device, deadline=deadline)
     except TrainingPaused as e:
         return f"PAUSED {e}"
     return f"done   {run.path}"
+
+
+def train_one(name: str, profile: str, device: str, deadline: float | None) -> str:
+    """One named run at `profile`: train_spec of its spec."""
+    from .experiments import run_spec
+
+    return train_spec(run_spec(name, profile), device, deadline)
 
 
 def outcome(name: str, call) -> str:
