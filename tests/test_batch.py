@@ -62,13 +62,16 @@ def test_batch_injects_typed_parameters_and_reports_the_failing_cell(notebook_tr
     monkeypatch.delenv("MEMVAE_FIGURES_DIR", raising=False)
     monkeypatch.delenv("MEMVAE_HEADLESS", raising=False)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    for name in batch.MALLOC_ENV:
+        monkeypatch.delenv(name, raising=False)
     write_notebook(notebook_tree / "demo" / "ok.ipynb",
                    "assert type(interactive) is bool and interactive is False, repr(interactive)\n"
                    "assert (profile, seed, device) == ('smoke', 1234, 'cpu'), (profile, seed, device)\n"
                    "import os\nfrom memvae_lib.files import default_figures_dir\n"
                    "print('cwd', os.path.basename(os.getcwd()))\nprint('figures', default_figures_dir())\n"
                    "print('headless', os.environ.get('MEMVAE_HEADLESS'))\n"
-                   "print('threads', os.environ.get('OMP_NUM_THREADS'))",
+                   "print('threads', os.environ.get('OMP_NUM_THREADS'))\n"
+                   "print('malloc', os.environ.get('MALLOC_MMAP_MAX_'), os.environ.get('MALLOC_TRIM_THRESHOLD_'))",
                    # a bar here would be an output that changes from run to run
                    "from memvae_lib.progress import progress\ndel interactive\n"
                    "bar = progress(range(3), desc='quiet', enabled=True)\nfor _ in bar: pass\nbar.close()")
@@ -92,6 +95,8 @@ def test_batch_injects_typed_parameters_and_reports_the_failing_cell(notebook_tr
     assert "headless 1" in text  # the kernels know nobody watches them
     assert f"threads {batch.kernel_threads(2)}" in text  # two kernels share the cores out
     assert "OMP_NUM_THREADS" not in os.environ
+    assert f"malloc 0 {2**36}" in text  # freed memory stays in each kernel's heap (batch.MALLOC_ENV)
+    assert not set(batch.MALLOC_ENV) & set(os.environ)
     assert "MEMVAE_FIGURES_DIR" not in os.environ  # the redirect is undone after the batch
     assert "MEMVAE_HEADLESS" not in os.environ
     assert not broken.ok
@@ -151,14 +156,19 @@ def test_papers_take_turns_so_that_two_kernels_rarely_wait_on_one_run():
     assert batch.papers_in_turn([]) == []
 
 
-def test_a_thread_count_the_user_set_reaches_every_kernel(notebook_tree, tmp_path, monkeypatch):
+def test_a_thread_count_and_malloc_settings_the_user_set_reach_every_kernel(notebook_tree, tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    write_notebook(notebook_tree / "demo" / "threads.ipynb", "import os\nprint('threads', os.environ['OMP_NUM_THREADS'])")
+    monkeypatch.setenv("MALLOC_MMAP_MAX_", "65536")
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    write_notebook(notebook_tree / "demo" / "threads.ipynb", "import os\nprint('threads', os.environ['OMP_NUM_THREADS'])\n"
+                   "print('malloc', os.environ['MALLOC_MMAP_MAX_'], os.environ['MALLOC_TRIM_THRESHOLD_'])")
     [result] = batch.run_notebooks("smoke", device="cpu", jobs=2, notebooks_dir=notebook_tree,
                                    build_dir=tmp_path / "build")
     assert result.ok, result.failure()
-    assert "threads 3" in nbformat.read(result.output_path, as_version=4).cells[-1].outputs[0]["text"]
-    assert os.environ["OMP_NUM_THREADS"] == "3"
+    text = nbformat.read(result.output_path, as_version=4).cells[-1].outputs[0]["text"]
+    assert "threads 3" in text and f"malloc 65536 {2**36}" in text  # the user's value wins, one by one
+    assert os.environ["OMP_NUM_THREADS"] == "3" and os.environ["MALLOC_MMAP_MAX_"] == "65536"
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
 
 
 def test_zero_jobs_is_refused_not_run_as_one(notebook_tree):

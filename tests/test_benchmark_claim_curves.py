@@ -30,6 +30,9 @@ def test_specs_change_only_data_epochs_and_the_curve(bench):
     assert first.model == vae.model and first.train_subset == 1000
     assert (first.train.epochs, first.train.eval_every, first.train.schedule) == (3, 1, vae.train.schedule)
     assert second.train.seed == first.train.seed + 1000 and second.model == first.model
+    ocr, _ = bench.mem_specs(bench.Size(ocr_images=300, ocr_epochs=9), seeds=2, dataset="ocr_letters")["mem/ocr_letters/VAE"]
+    assert ocr.model == run_spec("mem/ocr_letters/VAE", "laptop").model
+    assert (ocr.train_subset, ocr.train.epochs, ocr.train.anneal_start) == (300, 9, 3)
     mem, _ = bench.mem_specs(size, seeds=2)["mem/mnist/MEM-VAE"]
     assert mem.model == run_spec("mem/mnist/MEM-VAE", "laptop").model and mem.train_subset == 2000
     # the MEM_DGM schedule stretched to the curve: lr annealed after a third of it
@@ -41,7 +44,7 @@ def test_tiny_run_writes_what_it_prints_and_reads_the_cache_again(bench, tmp_pat
     out = tmp_path / "out"
     curves = bench.main(["--tiny", "--seeds", "2", "--out", str(out)])
     saved = json.loads((out / "claim_curves.json").read_text())
-    assert saved["overpruning"] == curves["overpruning"] and saved["mem_k1"] == curves["mem_k1"]
+    assert all(saved[c] == curves[c] for c in ("overpruning", "mem_k1", "ocr_k1"))
     assert (out / "claim_curves.png").stat().st_size > 0
     printed = capsys.readouterr().out
     assert (out / "claim_curves.txt").read_text().strip() in printed
@@ -56,8 +59,13 @@ def test_tiny_run_writes_what_it_prints_and_reads_the_cache_again(bench, tmp_pat
     assert all(g == pytest.approx(m - v, abs=0) for gs, ms, vs in zip(c["gain"], mem, vae)
                for g, m, v in zip(gs, ms, vs))
     assert vae[0] != vae[1]  # two seeds, two runs
+    o = curves["ocr_k1"]  # the OCR-letters pair, the same way
+    ocr_vae, ocr_mem = o["models"]["mem/ocr_letters/VAE"]["test_ll"], o["models"]["mem/ocr_letters/MEM-VAE"]["test_ll"]
+    assert len(o["gain"]) == 2 and all(len(g) == bench.TINY.ocr_epochs for g in o["gain"])
+    assert all(g == pytest.approx(m - v, abs=0) for gs, ms, vs in zip(o["gain"], ocr_mem, ocr_vae)
+               for g, m, v in zip(gs, ms, vs))
     runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
-    assert len(runs) == 8
+    assert len(runs) == 12 and sum(name.startswith("ocr_letters-") for name in runs) == 4
     again = bench.main(["--tiny", "--seeds", "2", "--out", str(out)])
     assert again == curves and sorted(p.name for p in (tmp_path / "runs").iterdir()) == runs
     # one curve at a time: the other is kept from the file, with the command that made it

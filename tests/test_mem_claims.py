@@ -57,7 +57,11 @@ def test_the_mnist_k1_gain_says_its_pair_has_its_own_budget_only_where_it_does()
     assert (f"this k=1 pair trains {LAPTOP.k1_epochs} epochs on all 60,000 images here, the other rows "
             f"{LAPTOP.epochs} epochs (k=50: {LAPTOP.epochs_k50}) on {LAPTOP.train_subset:,}") in laptop.reason
     assert "k=1 pair" not in claims.table1_memory_gain("mnist", 1, seeds(2.0, 2.1, 2.2), PAPER).reason
-    assert "k=1 pair" not in claims.table1_memory_gain("ocr_letters", 1, seeds(2.0, 2.1), LAPTOP).reason
+    ocr = claims.table1_memory_gain("ocr_letters", 1, seeds(2.0, 2.1), LAPTOP).reason
+    assert (f"this k=1 pair trains {LAPTOP.ocr_k1_epochs} epochs on all 32,152 images here, the other rows "
+            f"{LAPTOP.epochs} epochs (k=50: {LAPTOP.ocr_epochs_k50}) on {LAPTOP.ocr_train_subset:,}") in ocr
+    assert "k=1 pair" not in claims.table1_memory_gain("ocr_letters", 1, seeds(2.0, 2.1, 2.2), PAPER).reason
+    assert "k=1 pair" not in claims.table1_memory_gain("mnist", 5, seeds(2.0, 2.1), LAPTOP).reason
 
 
 def test_the_long_k1_pair_is_the_table1_pair_at_paper_and_its_own_budget_below():
@@ -68,10 +72,44 @@ def test_the_long_k1_pair_is_the_table1_pair_at_paper_and_its_own_budget_below()
             short, long = named[f"mem/mnist/{model}"](), named[f"mem/mnist/{model}-long"]()
             assert (long.train_subset, long.train.epochs) == (b.k1_train_subset, b.k1_epochs)
             assert long.model == short.model and long.train.batch_size == short.train.batch_size
+            assert long.train.eval_every == b.k1_eval_every and short.train.eval_every == b.eval_every
             # the same run wherever the budgets agree (smoke and paper), its own folder where not
-            assert (long == short) == ((b.k1_epochs, b.k1_train_subset) == (b.epochs, b.train_subset))
+            same = (b.k1_epochs, b.k1_train_subset, b.k1_eval_every) == (b.epochs, b.train_subset, b.eval_every)
+            assert (long == short) == same and same == (profile != "laptop")
     line = scores.budget_line(mem.budget("laptop"))
-    assert "the MNIST k=1 pair of the k=1 gain (-long): 20 epochs on all 60000" in line
+    assert "(-long, also Sec. 5.2's k=1 models): 20 epochs on all 60000, test-LL curve every 5" in line
+
+
+def test_the_ocr_k1_pair_differs_from_the_table1_pair_only_in_its_budget():
+    for profile in ("smoke", "laptop", "paper"):
+        b = mem.budget(profile)
+        named = mem.experiments(b)
+        for model in ("VAE", "MEM-VAE"):
+            short, long = named[f"mem/ocr_letters/{model}"](), named[f"mem/ocr_letters/{model}-long"]()
+            assert (long.train.epochs, long.train_subset) == mem.configs.k1_budget(b, "ocr_letters")
+            assert (short.train.epochs, short.train_subset) == mem.configs.table1_budget(b, "ocr_letters")
+            assert long.model == short.model and long.dataset == short.dataset == "ocr_letters"
+            assert long.train.eval_every == short.train.eval_every == b.eval_every
+            assert (long == short) == (profile != "laptop")
+    assert scores.k1_budget_note(mem.budget("laptop"), "ocr_letters") == "k=1 budget: 5 epochs on all 32,152 images"
+    assert scores.k1_budget_note(mem.budget("laptop"), "mnist") == "k=1 budget: 20 epochs on all 60,000 images"
+    assert scores.k1_budget_note(mem.budget("smoke"), "mnist") == "k=1 budget: 2 epochs on 500 images"
+
+
+def test_sec52_compares_its_k1_models_at_the_k1_pairs_budget_and_the_others_at_table1s():
+    for profile in ("smoke", "laptop", "paper"):
+        b = mem.budget(profile)
+        named = mem.experiments(b)
+        pair = named["mem/mnist/VAE-long"]()
+        for experiment, run in scores.SEC52_K1_RUNS.items():
+            long, short = named[f"mem/mnist/{run}"](), named[f"mem/mnist/{experiment}"]()
+            assert long.model == short.model  # only the budget differs
+            assert (long.train_subset, long.train.epochs, long.train.batch_size) == \
+                   (pair.train_subset, pair.train.epochs, pair.train.batch_size)
+            if experiment not in ("VAE", "MEM-VAE"):  # the ablations record no curve, at any budget
+                assert long.train.eval_every == short.train.eval_every == 0
+                assert (long == short) == (profile != "laptop")
+        assert "Large-VAE-k5" not in scores.SEC52_K1_RUNS and "Large-VAE-k50" not in scores.SEC52_K1_RUNS
 
 
 def test_ocr_k50_trains_as_long_as_the_other_ocr_rows_at_laptop_so_its_steps_are_measured():

@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 
 from ...claims import Claim, Estimate, above, combine, estimate, exceeds, no_effect, not_measurable
 from . import values
-from .configs import k50_epochs
+from .configs import k1_budget, k50_epochs, table1_budget
 
 PAPER = "mem"
 Z = 2.0  # a difference counts when it exceeds two uncertainties
@@ -97,28 +97,29 @@ def table1_memory_gain(dataset: str, k: int, per_seed: Sequence[Mapping], budget
     """Sec. 5.1, Table 1: "our methods improve the results of baselines (both VAE and IWAE)
     significantly" on MNIST and OCR-letters, at k = 1, 5 and 50 training importance samples.
     `per_seed`: L_k(MEM) - L_k(baseline) per seed, paired on the test images (scores.seed_differences);
-    on MNIST at k = 1, of the pair trained at the k = 1 gain's budget (`mem/mnist/VAE-long`, `MEM-VAE-long`)."""
+    at k = 1, of the pair trained at the k = 1 gain's budget (`mem/<dataset>/VAE-long`, `MEM-VAE-long`)."""
     base, mem = {1: ("VAE", "MEM-VAE"), 5: ("IWAE-5", "MEM-IWAE-5"), 50: ("IWAE-50", "MEM-IWAE-50")}[k]
     paper = values.MEM_TABLE1[dataset]
     claim = exceeds(_estimate(per_seed, LL_GAP_FLOOR), id=f"mem/table1/{_slug(dataset)}-gain-k{k}", paper=PAPER,
                     section="Sec. 5.1, Table 1", unit="nats", paper_effect=paper[mem] - paper[base], z=Z,
                     statement=f"{mem} improves on {base} on {NAMES[dataset]} ({paper[mem]:.2f} vs {paper[base]:.2f} "
                               "nats): memory raises the test log-likelihood")
-    if k == 1 and dataset == "mnist":
-        return _k1_note(claim, budget)
+    if k == 1:
+        return _k1_note(claim, budget, dataset)
     return _k50_note(claim, budget, dataset) if k == 50 else claim
 
 
-def _images(n: int | None) -> str:
-    return "all 60,000" if n is None else f"{n:,}"
+def _images(n: int | None, dataset: str = "mnist") -> str:
+    return ("all 60,000" if dataset == "mnist" else "all 32,152") if n is None else f"{n:,}"
 
 
-def _k1_note(claim: Claim, budget) -> Claim:
-    if (budget.k1_epochs, budget.k1_train_subset) == (budget.epochs, budget.train_subset):
+def _k1_note(claim: Claim, budget, dataset: str) -> Claim:
+    (epochs, images), (other_epochs, other_images) = k1_budget(budget, dataset), table1_budget(budget, dataset)
+    if (epochs, images) == (other_epochs, other_images):
         return claim
-    return _note(claim, f"this k=1 pair trains {_epochs(budget.k1_epochs)} on {_images(budget.k1_train_subset)} images "
-                        f"here, the other rows {_epochs(budget.epochs)} (k=50: {k50_epochs(budget, 'mnist')}) on "
-                        f"{_images(budget.train_subset)}")
+    return _note(claim, f"this k=1 pair trains {_epochs(epochs)} on {_images(images, dataset)} images "
+                        f"here, the other rows {_epochs(other_epochs)} (k=50: {k50_epochs(budget, dataset)}) on "
+                        f"{_images(other_images, dataset)}")
 
 
 def _epochs(n: int) -> str:

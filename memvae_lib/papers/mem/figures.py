@@ -60,17 +60,18 @@ def table1_curves(runs: Mapping, datasets: Sequence[str], ks: Sequence[int], k_c
     return fig
 
 
-def k1_pair_over_training(mem_runs: Sequence, base_runs: Sequence, k_curve: int, title: str = ""):
-    """Left: test L_k of the MNIST k = 1 pair during training (first seed); right: MEM-VAE minus VAE at
-    every recorded epoch, one line per training seed (scores.gain_curve), the paper's gain dashed."""
+def k1_pair_over_training(mem_runs: Sequence, base_runs: Sequence, k_curve: int, title: str = "",
+                          dataset: str = "mnist"):
+    """Left: test L_k of a k = 1 pair during training (first seed); right: MEM-VAE minus VAE at every
+    recorded epoch, one line per training seed (scores.gain_curve), the paper's gain dashed."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
-    training_curves(left, {("mnist", "VAE"): base_runs[0], ("mnist", "MEM-VAE"): mem_runs[0]}, "mnist", 1, k_curve)
+    training_curves(left, {(dataset, "VAE"): base_runs[0], (dataset, "MEM-VAE"): mem_runs[0]}, dataset, 1, k_curve)
     for i, (m, b) in enumerate(zip(mem_runs, base_runs, strict=True)):
         points = gain_curve(m, b)
         if points:
             right.plot(*zip(*points), "o-", ms=3, color=plt.cm.Reds(0.9 - 0.5 * i / max(1, len(mem_runs) - 1)),
                        label=f"seed {i + 1}")
-    paper = values.MEM_TABLE1["mnist"]["MEM-VAE"] - values.MEM_TABLE1["mnist"]["VAE"]
+    paper = values.MEM_TABLE1[dataset]["MEM-VAE"] - values.MEM_TABLE1[dataset]["VAE"]
     right.axhline(paper, color="black", ls="--", lw=1, label=f"paper {paper:+.2f} (3000 epochs)")
     right.axhline(0, color="grey", lw=0.8)
     right.set(title="MEM-VAE - VAE during training", xlabel="epoch", ylabel=f"gain in test L_{k_curve} (nats)")
