@@ -149,7 +149,7 @@ def summary(curves: dict) -> str:
             continue
         c = curves[curve]
         lines.append(f"{curve}: test L_{c['k']} on {c['test_images']:,} images; gain = MEM-VAE - VAE "
-                     f"({c['images'] or 'all':} images, {c['seeds']} seeds)")
+                     f"({'all' if c['images'] is None else format(c['images'], ',')} images, {c['seeds']} seeds)")
         gains = c["gain"]
         epochs = len(gains[0])
         for e in sorted({e for e in (1, 5, 10, 20, 30, 50, 75, 100, epochs) if e <= epochs}):

@@ -48,7 +48,7 @@ THREADS_ENV = "OMP_NUM_THREADS"
 # (batch-norm statistics over 60,000 images, L_k over 1,000 test images x k) faulted in gigabytes of
 # fresh zeroed pages again: a third of such a pass's time was system time (a MEM-VAE training-curve
 # point: 6.3 s -> 4.2 s, the same value to the last bit; peak memory per process 2.1 -> 3.6 GB).
-# Where does the allocator not read these (not glibc), nothing changes.
+# Where the allocator does not read these (not glibc), nothing changes.
 MALLOC_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(2**36)}
 DEAD_KERNEL_HINT = "the kernel process died in this cell (killed for memory, or a crash in native code)"
 

@@ -291,3 +291,32 @@ def test_visual_claims_are_not_measurable_with_a_reason():
 def test_claims_refuse_no_seeds():
     with pytest.raises(ValueError, match="no seeds"):
         claims.table1_memory_gain("mnist", 1, [], LAPTOP)
+
+
+def test_sec52_k1_claims_say_their_models_train_at_the_k1_pairs_budget_only_where_they_do():
+    per_seed = seeds(0.1, 0.2)
+    laptop = [claims.sec52_memory_beats_larger_vae(1, seeds(1.0, 1.1), LAPTOP),
+              claims.sec52_memory_alone_gains(seeds(1.0, 1.1), LAPTOP), claims.sec52_lre_alone_no_gain(per_seed, LAPTOP),
+              claims.sec52_lre_adds_little_to_memory(per_seed, LAPTOP)]
+    note = (f"these k=1 models train {LAPTOP.k1_epochs} epochs on all 60,000 images here, the other rows "
+            f"{LAPTOP.epochs} epochs (k=50: {LAPTOP.epochs_k50}) on {LAPTOP.train_subset:,}")
+    assert all(note in c.reason for c in laptop)
+    paper = [claims.sec52_memory_beats_larger_vae(1, seeds(1.0, 1.1, 1.2), PAPER),
+             claims.sec52_lre_alone_no_gain(seeds(0.1, 0.2, 0.1), PAPER), claims.sec52_lre_alone_no_gain(per_seed)]
+    assert not any("k=1 models" in c.reason for c in paper)
+    assert "k=1 models" not in claims.sec52_memory_beats_larger_vae(5, seeds(1.0, 1.1), LAPTOP).reason
+    # the note changes the reason, never the verdict or the numbers
+    bare = claims.sec52_lre_alone_no_gain(per_seed)
+    noted = claims.sec52_lre_alone_no_gain(per_seed, LAPTOP)
+    assert (bare.verdict, bare.ours, bare.threshold) == (noted.verdict, noted.ours, noted.threshold)
+
+
+def test_the_k1_budget_helpers_know_the_two_table1_data_sets_and_refuse_others():
+    assert mem.configs.images_text(None, "mnist") == "all 60,000"
+    assert mem.configs.images_text(None, "ocr_letters") == "all 32,152"
+    assert mem.configs.images_text(10_000, "ocr_letters") == "10,000"
+    assert mem.configs.k1_has_own_budget(LAPTOP, "mnist") and mem.configs.k1_has_own_budget(LAPTOP, "ocr_letters")
+    assert not mem.configs.k1_has_own_budget(PAPER, "mnist") and not mem.configs.k1_has_own_budget(PAPER, "ocr_letters")
+    for helper in (mem.configs.k1_budget, mem.configs.table1_budget, mem.configs.k1_has_own_budget):
+        with pytest.raises(ValueError, match=r"dataset='frey' is not a Table 1 data set; those are \('mnist', 'ocr_letters'\)"):
+            helper(LAPTOP, "frey")

@@ -26,20 +26,25 @@ class MemBudget(Budget):
     # `MEM-VAE-long`). The gain takes time to appear: on all 60,000 images it is +0.18 nats after 5
     # epochs, +0.52 after 10 and +0.84 after 20 (means of two seeds, benchmarks/results/claim_curves;
     # 20 was chosen on seed 1234's curve before seed 2234's was in), where 5 epochs on 10,000 images
-    # give about -0.15. At `paper` these equal the Table 1 budget, so the "-long" names are the same runs as
-    # `mem/mnist/VAE` and `MEM-VAE`. Sec. 5.2's k = 1 ablations (the larger VAE, the MEM-VAE without LRE,
-    # the VAE with LRE) train at this budget too (`-long`), since they are compared with this pair.
+    # give about -0.15. At `smoke` and `paper` these equal the Table 1 budget, so the "-long" names are the
+    # same runs as `mem/mnist/VAE` and `MEM-VAE`. Sec. 5.2's k = 1 ablations (the larger VAE, the MEM-VAE
+    # without LRE, the VAE with LRE) train at this budget too (`-long`), since they are compared with this pair.
     k1_train_subset: int | None
     k1_epochs: int
-    k1_eval_every: int              # the k = 1 pair's training curve: a test-LL point every this many epochs
+    # the pair's training curve: a test-LL point every this many epochs. Not only a cost: each point
+    # re-estimates batch norm with z ~ q drawn from the global RNG, so the spacing changes the later
+    # random draws of training, hence the runs (every epoch: seed gains +0.84, +0.80; every 5: +0.91, +0.74)
+    k1_eval_every: int
     epochs_k50: int                 # MNIST IWAE-50 / MEM-IWAE-50 (50 decoder passes per image)
     ocr_train_subset: int | None
     ocr_epochs_k50: int             # OCR-letters IWAE-50 / MEM-IWAE-50: small enough for the others' epochs
-    # the OCR-letters k = 1 pair behind Table 1's OCR k = 1 gain (`mem/ocr_letters/VAE-long`, `MEM-VAE-long`).
-    # That gain needs the data more than epochs: after 5 epochs on 10,000 letters it is +0.08 nats, on all
-    # 32,152 +0.88 and +0.92 (two seeds; no larger at any later epoch up to 100: benchmarks/results/
-    # claim_curves, ocr_k1). Equal to the Table 1 budget at smoke and paper, so the "-long" names are
-    # the same runs there.
+    # the OCR-letters k = 1 pair behind Table 1's OCR k = 1 gain (`mem/ocr_letters/VAE-long`, `MEM-VAE-long`):
+    # the other OCR rows' 5 epochs, on all 32,152 letters instead of 10,000 (1,600 steps instead of 500).
+    # After 5 epochs on 10,000 letters the gain is +0.08 nats; on all of them it is +0.88 and +0.92 after
+    # 5 epochs, the top of those two seeds' curves, then +0.55 to +0.78 from 10 to 50 epochs, and +0.82
+    # after 100 (benchmarks/results/claim_curves, ocr_k1). Those are the seeds the claim judges (a third,
+    # not used for the choice, is in the curve README). Equal to the Table 1 budget at smoke and paper,
+    # so the "-long" names are the same runs there.
     ocr_k1_train_subset: int | None
     ocr_k1_epochs: int
     frey_epochs_b100: int           # Frey, batch 100 (paper's Fig. 5 setting; MEM_DGM README: 3000)
@@ -81,15 +86,36 @@ def k50_epochs(b: MemBudget, dataset: str) -> int:
     return b.ocr_epochs_k50 if dataset == "ocr_letters" else b.epochs_k50
 
 
+TRAINING_IMAGES = {"mnist": 60_000, "ocr_letters": 32_152}  # the whole training split of each Table 1 data set
+
+
+def _table1_dataset(dataset: str) -> None:
+    if dataset not in TRAINING_IMAGES:
+        raise ValueError(f"dataset={dataset!r} is not a Table 1 data set; those are {tuple(TRAINING_IMAGES)}")
+
+
 def k1_budget(b: MemBudget, dataset: str) -> tuple[int, int | None]:
     """(epochs, training images) of `dataset`'s k = 1 pair behind its Table 1 k = 1 gain (the `-long`
     runs); None = the whole training split."""
+    _table1_dataset(dataset)
     return (b.k1_epochs, b.k1_train_subset) if dataset == "mnist" else (b.ocr_k1_epochs, b.ocr_k1_train_subset)
 
 
 def table1_budget(b: MemBudget, dataset: str) -> tuple[int, int | None]:
     """(epochs, training images) of `dataset`'s other Table 1 rows at k = 1 and 5."""
+    _table1_dataset(dataset)
     return b.epochs, b.train_subset if dataset == "mnist" else b.ocr_train_subset
+
+
+def k1_has_own_budget(b: MemBudget, dataset: str) -> bool:
+    """Whether `dataset`'s k = 1 pair trains at another budget than its other Table 1 rows (`laptop`)."""
+    return k1_budget(b, dataset) != table1_budget(b, dataset)
+
+
+def images_text(n: int | None, dataset: str) -> str:
+    """A training-set size as the notes print it: 'all 60,000' for the whole split, else '10,000'."""
+    _table1_dataset(dataset)
+    return f"all {TRAINING_IMAGES[dataset]:,}" if n is None else f"{n:,}"
 
 
 K = {"VAE": 1, "MEM-VAE": 1, "IWAE-5": 5, "MEM-IWAE-5": 5, "IWAE-50": 50, "MEM-IWAE-50": 50}

@@ -76,11 +76,10 @@ def budget_line(budget) -> str:
 
 def k1_budget_note(budget, dataset: str) -> str:
     """What `dataset`'s k = 1 pair (the `-long` runs) trains: "k=1 budget: 20 epochs on all 60,000 images"."""
-    from .configs import k1_budget
+    from .configs import images_text, k1_budget
 
     epochs, images = k1_budget(budget, dataset)
-    everything = "all 60,000" if dataset == "mnist" else "all 32,152"
-    return f"k=1 budget: {epochs} epochs on {everything if images is None else f'{images:,}'} images"
+    return f"k=1 budget: {epochs} epochs on {images_text(images, dataset)} images"
 
 
 def literature_rows() -> list[dict]:
