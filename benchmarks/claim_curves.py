@@ -62,6 +62,10 @@ class Size:
     k: int = 100
     activity_images: int = 1000     # the first training images, binarised once (evaluation.activity_set)
 
+    def k1_pair(self, dataset: str) -> tuple[int, int | None]:
+        """(epochs, training images) of `dataset`'s k = 1 pair curve."""
+        return (self.mem_epochs, self.mem_images) if dataset == "mnist" else (self.ocr_epochs, self.ocr_images)
+
 
 TINY = Size(evae_images=200, evae_epochs=2, mem_images=200, mem_epochs=2, ocr_images=200, ocr_epochs=2, test_images=20,
             k=5, activity_images=100)
@@ -83,7 +87,7 @@ def mem_specs(size: Size, seeds: int, dataset: str = "mnist") -> dict[str, list]
     test L_k after every epoch."""
     from memvae_lib.papers.mem.configs import train_config
 
-    epochs, images = (size.mem_epochs, size.mem_images) if dataset == "mnist" else (size.ocr_epochs, size.ocr_images)
+    epochs, images = size.k1_pair(dataset)
     out = {}
     for name in (f"mem/{dataset}/VAE", f"mem/{dataset}/MEM-VAE"):
         spec = run_spec(name, "laptop")
@@ -251,7 +255,7 @@ def main(argv=None) -> dict:
         models = {name: {"test_ll": series(h, "test_ll")} for name, h in histories.items()}
         gain = [[m - v for m, v in zip(mem, vae)] for mem, vae in
                 zip(models[f"mem/{dataset}/MEM-VAE"]["test_ll"], models[f"mem/{dataset}/VAE"]["test_ll"])]
-        images, epochs = (size.mem_images, size.mem_epochs) if dataset == "mnist" else (size.ocr_images, size.ocr_epochs)
+        epochs, images = size.k1_pair(dataset)
         curves[curve] = {"images": images, "epochs": epochs, "seeds": args.seeds,
                          "test_images": size.test_images, "k": size.k, "models": models, "gain": gain}
     args.out.mkdir(parents=True, exist_ok=True)

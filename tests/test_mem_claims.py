@@ -64,33 +64,34 @@ def test_the_mnist_k1_gain_says_its_pair_has_its_own_budget_only_where_it_does()
     assert "k=1 pair" not in claims.table1_memory_gain("mnist", 5, seeds(2.0, 2.1), LAPTOP).reason
 
 
-def test_the_long_k1_pair_is_the_table1_pair_at_paper_and_its_own_budget_below():
+def k1_pairs(dataset):
+    """(profile, budget, Table 1 spec, `-long` spec) of `dataset`'s VAE and MEM-VAE at every profile."""
     for profile in ("smoke", "laptop", "paper"):
         b = mem.budget(profile)
         named = mem.experiments(b)
         for model in ("VAE", "MEM-VAE"):
-            short, long = named[f"mem/mnist/{model}"](), named[f"mem/mnist/{model}-long"]()
-            assert (long.train_subset, long.train.epochs) == (b.k1_train_subset, b.k1_epochs)
-            assert long.model == short.model and long.train.batch_size == short.train.batch_size
-            assert long.train.eval_every == b.k1_eval_every and short.train.eval_every == b.eval_every
-            # the same run wherever the budgets agree (smoke and paper), its own folder where not
-            same = (b.k1_epochs, b.k1_train_subset, b.k1_eval_every) == (b.epochs, b.train_subset, b.eval_every)
-            assert (long == short) == same and same == (profile != "laptop")
+            yield profile, b, named[f"mem/{dataset}/{model}"](), named[f"mem/{dataset}/{model}-long"]()
+
+
+def test_the_long_k1_pair_is_the_table1_pair_at_paper_and_its_own_budget_below():
+    for profile, b, short, long in k1_pairs("mnist"):
+        assert (long.train_subset, long.train.epochs) == (b.k1_train_subset, b.k1_epochs)
+        assert long.model == short.model and long.train.batch_size == short.train.batch_size
+        assert long.train.eval_every == b.k1_eval_every and short.train.eval_every == b.eval_every
+        # the same run wherever the budgets agree (smoke and paper), its own folder where not
+        same = (b.k1_epochs, b.k1_train_subset, b.k1_eval_every) == (b.epochs, b.train_subset, b.eval_every)
+        assert (long == short) == same and same == (profile != "laptop")
     line = scores.budget_line(mem.budget("laptop"))
     assert "(-long, also Sec. 5.2's k=1 models): 20 epochs on all 60000, test-LL curve every 5" in line
 
 
 def test_the_ocr_k1_pair_differs_from_the_table1_pair_only_in_its_budget():
-    for profile in ("smoke", "laptop", "paper"):
-        b = mem.budget(profile)
-        named = mem.experiments(b)
-        for model in ("VAE", "MEM-VAE"):
-            short, long = named[f"mem/ocr_letters/{model}"](), named[f"mem/ocr_letters/{model}-long"]()
-            assert (long.train.epochs, long.train_subset) == mem.configs.k1_budget(b, "ocr_letters")
-            assert (short.train.epochs, short.train_subset) == mem.configs.table1_budget(b, "ocr_letters")
-            assert long.model == short.model and long.dataset == short.dataset == "ocr_letters"
-            assert long.train.eval_every == short.train.eval_every == b.eval_every
-            assert (long == short) == (profile != "laptop")
+    for profile, b, short, long in k1_pairs("ocr_letters"):
+        assert (long.train.epochs, long.train_subset) == mem.configs.k1_budget(b, "ocr_letters")
+        assert (short.train.epochs, short.train_subset) == mem.configs.table1_budget(b, "ocr_letters")
+        assert long.model == short.model and long.dataset == short.dataset == "ocr_letters"
+        assert long.train.eval_every == short.train.eval_every == b.eval_every
+        assert (long == short) == (profile != "laptop")
     assert scores.k1_budget_note(mem.budget("laptop"), "ocr_letters") == "k=1 budget: 5 epochs on all 32,152 images"
     assert scores.k1_budget_note(mem.budget("laptop"), "mnist") == "k=1 budget: 20 epochs on all 60,000 images"
     assert scores.k1_budget_note(mem.budget("smoke"), "mnist") == "k=1 budget: 2 epochs on 500 images"
