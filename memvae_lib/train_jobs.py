@@ -89,9 +89,15 @@ def _train_in_workers(calls: dict[str, tuple], jobs: int) -> dict[str, str]:
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
+    from .batch import THREADS_ENV, kernel_threads
+
     _quiet_resource_tracker()
+    # each worker gets its share of the cores, as batch.py gives each kernel, unless OMP_NUM_THREADS is
+    # set (the batch sets it; a user's value wins): with torch's default of every core per worker, two
+    # workers on 2 cores oversubscribe them and a MEM-VAE epoch took 60 s instead of 14 (issue 13)
+    threads = None if THREADS_ENV in os.environ else kernel_threads(jobs)
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
-                               initializer=_worker_start, initargs=(os.getpid(),))
+                               initializer=_worker_start, initargs=(os.getpid(), threads))
     try:
         futures = {name: pool.submit(*call) for name, call in calls.items()}
         outcomes = {name: outcome(name, future.result) for name, future in futures.items()}
@@ -102,8 +108,8 @@ def _train_in_workers(calls: dict[str, tuple], jobs: int) -> dict[str, str]:
     return outcomes
 
 
-def _worker_start(parent_pid: int) -> None:
-    """Worker initializer. Ctrl-C on a terminal reaches the whole process group: the workers leave it
+def _worker_start(parent_pid: int, threads: int | None = None) -> None:
+    """Worker initializer: `threads` torch threads (None: torch's own choice, from OMP_NUM_THREADS). Ctrl-C on a terminal reaches the whole process group: the workers leave it
     to `memvae train`, which stops them (a KeyboardInterrupt in an idle worker would print a
     traceback). And the worker ends when `memvae train` does, however that ends: otherwise a
     SIGKILL or SIGTERM to the parent alone leaves it training on, orphaned (PPID 1) and holding the
@@ -112,6 +118,10 @@ def _worker_start(parent_pid: int) -> None:
     spawns from). A thread watching the PPID covers other systems, and a parent that died before
     prctl took effect."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     if sys.platform.startswith("linux"):
         import ctypes
 

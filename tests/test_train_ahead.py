@@ -107,6 +107,19 @@ def test_the_workers_take_the_kernels_thread_count(monkeypatch):
     assert train_jobs._train_in_workers({"threads": (torch.get_num_threads,)}, 1) == {"threads": 1}
 
 
+def test_workers_share_the_cores_out_unless_omp_num_threads_is_set(monkeypatch):
+    """`memvae train --jobs N` outside a batch: each worker gets batch.kernel_threads(N) torch threads,
+    not torch's default of every core (N workers would oversubscribe them); a value set wins."""
+    from memvae_lib import batch, train_jobs
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    calls = {f"w{i}": (torch.get_num_threads,) for i in range(2)}
+    assert train_jobs._train_in_workers(calls, 2) == {"w0": batch.kernel_threads(2), "w1": batch.kernel_threads(2)}
+    assert train_jobs._train_in_workers({"one": (torch.get_num_threads,)}, 1) == {"one": batch.kernel_threads(1)}
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert train_jobs._train_in_workers(calls, 2) == {"w0": 1, "w1": 1}
+
+
 def test_a_run_trained_ahead_is_the_run_a_notebook_trains(tmp_path, monkeypatch, capsys):
     """The same spec through train_ahead (a one-thread worker process) and through evaluation.get_run
     in this process (one thread, as a notebook kernel of the batch): the same weights and history.
