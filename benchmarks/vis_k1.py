@@ -10,8 +10,8 @@ claims with the notebook's functions (memvae_lib/papers/mem/claims.py): the log-
 MEM-VAE > VIS-MEM-VAE > VAE as paired differences over seeds, and Table 4's class-specific slots as
 the number of distinct top-1 slots among classes with a top-1 share of at least 0.08.
 
-It is not part of the `laptop` batch: two VIS-MEM-VAE seeds cost about 9 min of one-core training (4.5
-per seed), about 4.5 more minutes of a batch that already takes 54 of its 60, for verdicts measured
+It is not part of the `laptop` batch: two VIS-MEM-VAE seeds cost about 10 min of one-core training (5
+per seed), about 5 more minutes of a batch that already takes 53 of its 60, for verdicts measured
 here not to reach `shows` (benchmarks/results/vis_k1/README.md).
 
 Every run is an ordinary run of the run cache (MEMVAE_RUNS_DIR): the pair is shared with the batch, and
