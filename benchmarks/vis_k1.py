@@ -14,8 +14,9 @@ It is not part of the `laptop` batch: two VIS-MEM-VAE seeds cost about 10 min of
 per seed), about 5 more minutes of a batch that already takes 53 of its 60, for verdicts measured
 here not to reach `shows` (benchmarks/results/vis_k1/README.md).
 
-Every run is an ordinary run of the run cache (MEMVAE_RUNS_DIR): the pair is shared with the batch, and
-a second call only reads. Writes <out>/vis_k1.json (every value, the command) and vis_k1.txt, and
+Every run is an ordinary run of the run cache (MEMVAE_RUNS_DIR): the pair is shared with the batch, a
+missing run is trained as the batch trains it (--jobs worker processes, the cores shared out), and a
+second call only reads. Writes <out>/vis_k1.json (every value, the command) and vis_k1.txt, and
 prints the table.
 
     python benchmarks/vis_k1.py --out benchmarks/results/vis_k1              # ~25 min on 2 cores, empty cache
@@ -50,7 +51,23 @@ def specs(profile: str) -> dict[str, list]:
     return {name: seed_replicates(run_spec(experiment, profile), seeds) for name, experiment in MODELS.items()}
 
 
-def measure(profile: str, device: str = "cpu") -> dict:
+def train_missing(seed_specs: dict[str, list], device: str, jobs: int) -> None:
+    """On the CPU with jobs > 1, the runs not yet in the cache as the batch trains them ahead
+    (train_jobs.train_specs: `jobs` worker processes, the cores shared out as torch threads), so that
+    a run made here is the run the batch would make; otherwise get_run trains it in this process."""
+    from memvae_lib import train_jobs
+    from memvae_lib.runs import run_dir
+
+    missing = {f"{name} seed {spec.train.seed}": spec for name, specs_ in seed_specs.items() for spec in specs_
+               if not (run_dir(spec) / "done").exists()}
+    if not missing or device != "cpu" or jobs < 2:
+        return
+    failed = {k: v for k, v in train_jobs.train_specs(missing, device, jobs).items() if not v.startswith("done")}
+    if failed:
+        raise SystemExit("vis_k1: training failed, nothing measured:\n" + "\n".join(f"  {k}: {v}" for k, v in failed.items()))
+
+
+def measure(profile: str, device: str = "cpu", jobs: int = 2) -> dict:
     """Train (or read) every run, then every number the two claims are judged on, and the verdicts."""
     from memvae_lib.evaluation import get_run, test_set
     from memvae_lib.papers import mem
@@ -58,7 +75,9 @@ def measure(profile: str, device: str = "cpu") -> dict:
     from memvae_lib.papers.mem.configs import images_text
 
     b = mem.budget(profile)
-    runs = {name: [get_run(spec, device=device) for spec in seed_specs] for name, seed_specs in specs(profile).items()}
+    seed_specs = specs(profile)
+    train_missing(seed_specs, device, jobs)
+    runs = {name: [get_run(spec, device=device) for spec in ss] for name, ss in seed_specs.items()}
     test = test_set("mnist", b.test_subset)
     ll = {name: scores.seed_log_likelihoods(r, test, b.k_eval) for name, r in runs.items()}
     steps = {(a, c): scores.seed_differences(runs[a], runs[c], test, b.k_eval) for a, c in STEPS}
@@ -70,7 +89,7 @@ def measure(profile: str, device: str = "cpu") -> dict:
         "profile": profile, "epochs": first.train.epochs, "train_images": images_text(first.train_subset, "mnist"),
         "test_images": len(test.y), "k": b.k_eval,
         "runs": {name: [r.path.name for r in rs] for name, rs in runs.items()},
-        "seeds": [spec.train.seed for spec in specs(profile)["VIS-MEM-VAE"]],
+        "seeds": [spec.train.seed for spec in seed_specs["VIS-MEM-VAE"]],
         "test_ll": {name: [v["mean"] for v in values] for name, values in ll.items()},
         "differences": {f"{a} - {c}": [{"mean": d["mean"], "sem": d["sem"]} for d in steps[a, c]] for a, c in STEPS},
         "distinct_top1_slots": distinct,
@@ -102,9 +121,11 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="laptop", choices=("smoke", "laptop", "paper"))
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--jobs", type=int, default=2, help="runs trained at once on the CPU, as the batch's JOBS "
+                        "(default 2); 1 trains in this process with torch's thread count")
     parser.add_argument("--out", type=Path, required=True, help="folder for vis_k1.json and vis_k1.txt")
     args = parser.parse_args(argv)
-    result = measure(args.profile, args.device)
+    result = measure(args.profile, args.device, args.jobs)
     result = {"command": "python benchmarks/vis_k1.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.machine(), **result}
     args.out.mkdir(parents=True, exist_ok=True)

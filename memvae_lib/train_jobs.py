@@ -109,8 +109,10 @@ def _train_in_workers(calls: dict[str, tuple], jobs: int) -> dict[str, str]:
 
 
 def _worker_start(parent_pid: int, threads: int | None = None) -> None:
-    """Worker initializer: `threads` torch threads (None: torch's own choice, from OMP_NUM_THREADS). Ctrl-C on a terminal reaches the whole process group: the workers leave it
-    to `memvae train`, which stops them (a KeyboardInterrupt in an idle worker would print a
+    """Worker initializer: `threads` torch threads (None: torch's choice, from OMP_NUM_THREADS).
+
+    Ctrl-C on a terminal reaches the whole process group: the workers leave it to `memvae train`,
+    which stops them (a KeyboardInterrupt in an idle worker would print a
     traceback). And the worker ends when `memvae train` does, however that ends: otherwise a
     SIGKILL or SIGTERM to the parent alone leaves it training on, orphaned (PPID 1) and holding the
     run's lock. On Linux the kernel sends SIGKILL when the parent dies (PR_SET_PDEATHSIG; "parent"

@@ -116,8 +116,10 @@ def test_workers_share_the_cores_out_unless_omp_num_threads_is_set(monkeypatch):
     calls = {f"w{i}": (torch.get_num_threads,) for i in range(2)}
     assert train_jobs._train_in_workers(calls, 2) == {"w0": batch.kernel_threads(2), "w1": batch.kernel_threads(2)}
     assert train_jobs._train_in_workers({"one": (torch.get_num_threads,)}, 1) == {"one": batch.kernel_threads(1)}
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert train_jobs._train_in_workers(calls, 2) == {"w0": 1, "w1": 1}
+    # a value that kernel_threads(2) would not give on 2 or more cores (all of them), and right on 1
+    every_core = batch.kernel_threads(1)
+    monkeypatch.setenv("OMP_NUM_THREADS", str(every_core))
+    assert train_jobs._train_in_workers(calls, 2) == {"w0": every_core, "w1": every_core}
 
 
 def test_a_run_trained_ahead_is_the_run_a_notebook_trains(tmp_path, monkeypatch, capsys):
