@@ -53,18 +53,14 @@ def specs(profile: str) -> dict[str, list]:
 
 def train_missing(seed_specs: dict[str, list], device: str, jobs: int) -> None:
     """On the CPU with jobs > 1, the runs not yet in the cache as the batch trains them ahead
-    (train_jobs.train_specs: `jobs` worker processes, the cores shared out as torch threads), so that
-    a run made here is the run the batch would make; otherwise get_run trains it in this process."""
-    from memvae_lib import train_jobs
-    from memvae_lib.runs import run_dir
+    (train_ahead: `jobs` worker processes, the cores shared out, the longest first), so that a run made
+    here is the run the batch would make; otherwise (or for a run that failed there) get_run trains it
+    in this process, where a failure raises with its full error."""
+    from memvae_lib.train_ahead import train_ahead
 
-    missing = {f"{name} seed {spec.train.seed}": spec for name, specs_ in seed_specs.items() for spec in specs_
-               if not (run_dir(spec) / "done").exists()}
-    if not missing or device != "cpu" or jobs < 2:
-        return
-    failed = {k: v for k, v in train_jobs.train_specs(missing, device, jobs).items() if not v.startswith("done")}
-    if failed:
-        raise SystemExit("vis_k1: training failed, nothing measured:\n" + "\n".join(f"  {k}: {v}" for k, v in failed.items()))
+    if device == "cpu" and jobs > 1:
+        train_ahead({f"{name} seed {spec.train.seed}": spec for name, ss in seed_specs.items() for spec in ss},
+                    device, jobs)
 
 
 def measure(profile: str, device: str = "cpu", jobs: int = 2) -> dict:
